@@ -1,1 +1,15 @@
-pub fn hello() {}
+//! vbda: runs and maintains a Delta Lake lakehouse for video-streaming analytics.
+//!
+//! Layout: `cli` (clap, settings resolution, rendering), `settings`, `catalog` (the specs in
+//! `tables/` and `jobs/`), `lake` (Delta and Polars plumbing), `ops` (one module per
+//! operation), `telemetry` (logs, progress). See DESIGN.md in the shared folder and README.md.
+
+pub mod catalog;
+pub mod cli;
+pub mod error;
+pub mod lake;
+pub mod ops;
+pub mod settings;
+pub mod telemetry;
+
+pub use error::{Error, Result};

@@ -1,0 +1,432 @@
+//! The shapes of `tables/<layer>/<name>.toml` and `jobs/**/<name>.toml`, and their checks.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::TableId;
+
+/// Default vacuum retention: Delta Lake's 7 days.
+pub const DEFAULT_RETENTION_HOURS: u64 = 168;
+
+/// A column's logical type. The names are Delta's primitive type names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    String,
+    Binary,
+    Boolean,
+    Integer,
+    Long,
+    Double,
+    Date,
+    /// Microseconds since the epoch, UTC.
+    Timestamp,
+}
+
+impl ColumnType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::String => "string",
+            ColumnType::Binary => "binary",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Integer => "integer",
+            ColumnType::Long => "long",
+            ColumnType::Double => "double",
+            ColumnType::Date => "date",
+            ColumnType::Timestamp => "timestamp",
+        }
+    }
+
+    fn is_numeric(self) -> bool {
+        matches!(self, ColumnType::Integer | ColumnType::Long | ColumnType::Double)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: ColumnType,
+    #[serde(default = "yes")]
+    pub nullable: bool,
+    #[serde(default)]
+    pub description: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What a failing expectation does (like dbt's `severity` plus Delta Live Tables' actions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Count and report the failing rows; keep them.
+    Warn,
+    /// Send the failing rows to quarantine with the rule's name and reason.
+    Drop,
+    /// Stop the run before anything is committed.
+    Fail,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Warn => "warn",
+            Severity::Drop => "drop",
+            Severity::Fail => "fail",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    NotNull,
+    Unique,
+    AcceptedValues,
+    Range,
+    Relationships,
+}
+
+impl RuleKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleKind::NotNull => "not_null",
+            RuleKind::Unique => "unique",
+            RuleKind::AcceptedValues => "accepted_values",
+            RuleKind::Range => "range",
+            RuleKind::Relationships => "relationships",
+        }
+    }
+}
+
+/// One data-quality rule on a table. Which fields apply depends on `rule`:
+/// `not_null`: `column`; `unique`: `column` or `columns`; `accepted_values`: `column`, `values`;
+/// `range`: `column`, `min` and/or `max`; `relationships`: `column`, `to`, `to_column`.
+/// `when` limits a rule to the rows where another column has one of the given values
+/// (`when = { column = "event_type", in = ["play"] }`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// Defaults to `<rule>_<column>`.
+    pub name: Option<String>,
+    pub rule: RuleKind,
+    pub severity: Severity,
+    pub column: Option<String>,
+    pub columns: Option<Vec<String>>,
+    pub values: Option<Vec<String>>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub to: Option<String>,
+    pub to_column: Option<String>,
+    pub when: Option<Condition>,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub column: String,
+    #[serde(rename = "in")]
+    pub values: Vec<String>,
+}
+
+impl Expectation {
+    pub fn display_name(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        let target = match (&self.column, &self.columns) {
+            (Some(c), _) => c.clone(),
+            (None, Some(cs)) => cs.join("_"),
+            (None, None) => String::new(),
+        };
+        format!("{}_{}", self.rule.name(), target)
+    }
+
+    /// The columns the rule reads on its own table.
+    pub fn target_columns(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.column.iter().map(String::as_str).collect();
+        if let Some(cs) = &self.columns {
+            out.extend(cs.iter().map(String::as_str));
+        }
+        out
+    }
+}
+
+/// A table spec as written in its file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableFile {
+    description: String,
+    columns: Vec<ColumnSpec>,
+    #[serde(default)]
+    partition_by: Vec<String>,
+    #[serde(default)]
+    keys: Vec<String>,
+    #[serde(default)]
+    expectations: Vec<Expectation>,
+    #[serde(default)]
+    retention: Retention,
+}
+
+/// How long unreferenced data files and log entries are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Vacuum keeps files removed less than this many hours ago.
+    #[serde(default = "default_retention")]
+    pub hours: u64,
+    /// Vacuum refuses a shorter retention without `--force`.
+    #[serde(default = "default_retention")]
+    pub min_hours: u64,
+    /// Delta log entries older than this are cleaned up at checkpoints.
+    #[serde(default = "default_log_retention_days")]
+    pub log_days: u64,
+    /// Write a checkpoint every this many commits.
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval: u64,
+}
+
+fn default_retention() -> u64 {
+    DEFAULT_RETENTION_HOURS
+}
+fn default_log_retention_days() -> u64 {
+    30
+}
+fn default_checkpoint_interval() -> u64 {
+    10
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            hours: DEFAULT_RETENTION_HOURS,
+            min_hours: DEFAULT_RETENTION_HOURS,
+            log_days: default_log_retention_days(),
+            checkpoint_interval: default_checkpoint_interval(),
+        }
+    }
+}
+
+/// A validated table spec.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    pub id: TableId,
+    pub path: PathBuf,
+    pub description: String,
+    pub columns: Vec<ColumnSpec>,
+    pub partition_by: Vec<String>,
+    pub keys: Vec<String>,
+    pub expectations: Vec<Expectation>,
+    pub retention: Retention,
+}
+
+impl TableSpec {
+    pub fn column(&self, name: &str) -> Option<&ColumnSpec> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+pub(super) fn parse_table(path: &Path, id: TableId) -> Result<TableSpec, Vec<String>> {
+    let at = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("{at}: cannot read: {e}")])?;
+    let file: TableFile =
+        toml::from_str(&text).map_err(|e| vec![format!("{at}: {}", one_line(&e.to_string()))])?;
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    for col in &file.columns {
+        if !is_snake_case(&col.name) {
+            problems.push(format!("{at}: column `{}` is not snake_case", col.name));
+        }
+        if !seen.insert(col.name.as_str()) {
+            problems.push(format!("{at}: column `{}` is declared twice", col.name));
+        }
+    }
+    if file.columns.is_empty() {
+        problems.push(format!("{at}: a table needs at least one column"));
+    }
+    let column = |name: &str| file.columns.iter().find(|c| c.name == name);
+    for p in &file.partition_by {
+        match column(p) {
+            None => problems.push(format!("{at}: partition column `{p}` is not a column")),
+            Some(c) if c.nullable => {
+                problems.push(format!("{at}: partition column `{p}` must be `nullable = false`"))
+            }
+            Some(_) => {}
+        }
+    }
+    for k in &file.keys {
+        if column(k).is_none() {
+            problems.push(format!("{at}: key column `{k}` is not a column"));
+        }
+    }
+    if file.retention.hours < file.retention.min_hours {
+        problems.push(format!(
+            "{at}: retention.hours ({}) is below retention.min_hours ({})",
+            file.retention.hours, file.retention.min_hours
+        ));
+    }
+    for exp in &file.expectations {
+        check_expectation(&at.to_string(), exp, &|name| column(name).map(|c| c.data_type), &mut problems);
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(TableSpec {
+        id,
+        path: path.to_path_buf(),
+        description: file.description,
+        columns: file.columns,
+        partition_by: file.partition_by,
+        keys: file.keys,
+        expectations: file.expectations,
+        retention: file.retention,
+    })
+}
+
+fn check_expectation(
+    at: &str,
+    exp: &Expectation,
+    column_type: &dyn Fn(&str) -> Option<ColumnType>,
+    problems: &mut Vec<String>,
+) {
+    let name = exp.display_name();
+    let mut problem = |text: String| problems.push(format!("{at}: expectation `{name}`: {text}"));
+    for col in exp.target_columns() {
+        if column_type(col).is_none() {
+            problem(format!("column `{col}` is not a column of this table"));
+        }
+    }
+    if let Some(cond) = &exp.when {
+        if column_type(&cond.column).is_none() {
+            problem(format!("`when` column `{}` is not a column of this table", cond.column));
+        }
+    }
+    let has = |b: bool, field: &str, problem: &mut dyn FnMut(String)| {
+        if !b {
+            problem(format!("rule `{}` needs `{field}`", exp.rule.name()));
+        }
+    };
+    let not = |b: bool, field: &str, problem: &mut dyn FnMut(String)| {
+        if b {
+            problem(format!("rule `{}` does not take `{field}`", exp.rule.name()));
+        }
+    };
+    let single = exp.column.is_some();
+    match exp.rule {
+        RuleKind::NotNull => {
+            has(single, "column", &mut problem);
+            not(exp.values.is_some(), "values", &mut problem);
+            not(exp.min.is_some() || exp.max.is_some(), "min/max", &mut problem);
+            not(exp.to.is_some(), "to", &mut problem);
+        }
+        RuleKind::Unique => {
+            has(single || exp.columns.is_some(), "column or columns", &mut problem);
+            not(exp.values.is_some(), "values", &mut problem);
+            not(exp.to.is_some(), "to", &mut problem);
+        }
+        RuleKind::AcceptedValues => {
+            has(single, "column", &mut problem);
+            has(exp.values.as_ref().is_some_and(|v| !v.is_empty()), "values", &mut problem);
+        }
+        RuleKind::Range => {
+            has(single, "column", &mut problem);
+            has(exp.min.is_some() || exp.max.is_some(), "min or max", &mut problem);
+            if let (Some(min), Some(max)) = (exp.min, exp.max) {
+                if min > max {
+                    problem(format!("min ({min}) is greater than max ({max})"));
+                }
+            }
+            if let Some(t) = exp.column.as_deref().and_then(column_type) {
+                if !t.is_numeric() {
+                    problem(format!("range needs a numeric column, not {}", t.name()));
+                }
+            }
+        }
+        RuleKind::Relationships => {
+            has(single, "column", &mut problem);
+            has(exp.to.is_some(), "to", &mut problem);
+            has(exp.to_column.is_some(), "to_column", &mut problem);
+            if let Some(to) = &exp.to {
+                if TableId::parse(to).is_none() {
+                    problem(format!("`to` must be `layer.name`, got `{to}`"));
+                }
+            }
+        }
+    }
+}
+
+/// A job spec: which tables a step reads and writes, and for gold models the SQL that computes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobFile {
+    description: String,
+    reads: Vec<String>,
+    writes: Vec<String>,
+    /// A SQL file next to the spec (gold models).
+    sql: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    pub name: String,
+    pub path: PathBuf,
+    pub description: String,
+    pub reads: Vec<String>,
+    pub writes: Vec<String>,
+    /// The SQL text, read and checked to exist at load time.
+    pub sql: Option<String>,
+}
+
+pub(super) fn parse_job(path: &Path) -> Result<JobSpec, Vec<String>> {
+    let at = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("{at}: cannot read: {e}")])?;
+    let file: JobFile =
+        toml::from_str(&text).map_err(|e| vec![format!("{at}: {}", one_line(&e.to_string()))])?;
+    let mut problems = Vec::new();
+    if file.writes.is_empty() {
+        problems.push(format!("{at}: a job must write at least one table"));
+    }
+    let sql = match &file.sql {
+        None => None,
+        Some(rel) => {
+            let sql_path = path.parent().unwrap_or(Path::new(".")).join(rel);
+            match std::fs::read_to_string(&sql_path) {
+                Ok(text) => Some(text),
+                Err(e) => {
+                    problems.push(format!("{at}: sql file `{}`: {e}", sql_path.display()));
+                    None
+                }
+            }
+        }
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    Ok(JobSpec {
+        name,
+        path: path.to_path_buf(),
+        description: file.description,
+        reads: file.reads,
+        writes: file.writes,
+        sql,
+    })
+}
+
+fn is_snake_case(name: &str) -> bool {
+    !name.is_empty()
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// toml's errors span several lines with a source excerpt; keep the first line plus the message.
+fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('|')).collect::<Vec<_>>().join(" ")
+}

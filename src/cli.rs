@@ -1,0 +1,552 @@
+//! The command line: clap definitions, resolution of flags into settings, dispatch to the
+//! operations in `ops`, and rendering of their reports as text or JSON. Nothing here talks to
+//! Delta or Kafka directly.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use crate::lake::Lakehouse;
+use crate::ops;
+use crate::settings::{self, Project, Setting, StorageSettings, resolve};
+use crate::telemetry::{self, LogFormat};
+
+/// Runs and maintains a Delta Lake lakehouse for video-streaming analytics.
+///
+/// Player events land in bronze (`ingest`, `stream`), are validated and deduplicated into
+/// silver (`bronze-to-silver`) and aggregated into gold (`silver-to-gold`).
+///
+/// Exit codes: 0 success; 1 the data or a spec is wrong (do not retry); 2 usage error;
+/// 3 the environment failed (storage, Kafka, network: worth a retry).
+#[derive(Debug, Parser)]
+#[command(name = "vbda", version, propagate_version = true, max_term_width = 110)]
+pub struct Cli {
+    /// Project folder (with tables/, jobs/, vbda.toml) or its vbda.toml [env: VBDA_PROJECT] [default: .]
+    #[arg(long, global = true, value_name = "DIR")]
+    project: Option<PathBuf>,
+    /// Lakehouse root: a local folder or s3://bucket/prefix [env: VBDA_LAKEHOUSE] [default: ./lakehouse]
+    #[arg(long, global = true, value_name = "PATH|URL")]
+    lakehouse: Option<String>,
+    /// More log output (-v debug, -vv trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Less log output: errors only
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Log line format on stderr [env: VBDA_LOG_FORMAT] [default: text]
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    /// Run summary format on stdout: text, or one JSON object for schedulers [env: VBDA_OUTPUT] [default: text]
+    #[arg(long, global = true, value_enum)]
+    output: Option<OutputFormat>,
+    /// Print the resolved settings (secrets redacted) and exit
+    #[arg(long, global = true, hide = true)]
+    show_settings: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        <Self as ValueEnum>::from_str(s, true)
+    }
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        <Self as ValueEnum>::from_str(s, true)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write realistic synthetic player events and a content catalog to files
+    Generate(GenerateArgs),
+    /// Append new landing files to bronze.video_events, each file exactly once
+    Ingest(IngestArgs),
+    /// [not yet implemented: issue 4] Consume Kafka into bronze in exactly-once micro-batches
+    Stream(StreamArgs),
+    /// [not yet implemented: issue 3] Validate, type and deduplicate bronze into silver and quarantine
+    BronzeToSilver(DateArgs),
+    /// [not yet implemented: issue 3] Build the gold tables for dates from silver
+    SilverToGold(GoldArgs),
+    /// [not yet implemented: issue 3] Run the table specs' expectations against committed data
+    Check(CheckArgs),
+    /// List the tables with location, version, files, bytes and rows
+    Tables,
+    /// Show one table: spec, columns, expectations, version, size
+    Describe(DescribeArgs),
+    /// [not yet implemented: issue 5] Remove data files no longer referenced, honouring retention
+    Vacuum(VacuumArgs),
+    /// [not yet implemented: issue 5] Compact small files into target-size files
+    Optimize(OptimizeArgs),
+    /// [not yet implemented: issue 5] Write a checkpoint and clean up expired log files
+    Checkpoint(TableOpt),
+    /// [not yet implemented: issue 5] Show a table's commits with their operations and counts
+    History(DescribeArgs),
+    /// [not yet implemented: issue 5] Versions, sizes, freshness and stream lag of every table
+    Status,
+    /// [not yet implemented: issue 5] Restore a table to an earlier version or timestamp
+    Restore(RestoreArgs),
+    /// [not yet implemented: issue 6] Run the daily steps for each date of a range, resumably
+    Backfill(DateArgs),
+}
+
+#[derive(Debug, Args)]
+struct GenerateArgs {
+    /// Output folder; events go to OUT/events/date=D/, the catalog to OUT/content/ [default: ./landing]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// A day to generate (repeatable) [default: 2025-01-01]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    date: Vec<NaiveDate>,
+    /// First day of a range (with --to)
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "to", conflicts_with = "date")]
+    from: Option<NaiveDate>,
+    /// Last day of a range, inclusive (with --from)
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
+    to: Option<NaiveDate>,
+    /// Events per day
+    #[arg(long, default_value_t = 100_000)]
+    events: u64,
+    /// Seed: the same seed writes the same bytes
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// File format
+    #[arg(long, value_enum, default_value_t = GenFormat::Ndjson)]
+    format: GenFormat,
+    /// Compress files with gzip
+    #[arg(long)]
+    gzip: bool,
+    /// Files per day
+    #[arg(long, default_value_t = 1)]
+    files_per_day: u32,
+    /// Distinct users
+    #[arg(long, default_value_t = 10_000)]
+    users: u32,
+    /// Distinct content items in the catalog
+    #[arg(long, default_value_t = 2_000)]
+    content_items: u32,
+    /// Share of lines that are not valid JSON
+    #[arg(long, default_value_t = 0.0, value_name = "0..1")]
+    malformed_share: f64,
+    /// Share of events sent twice
+    #[arg(long, default_value_t = 0.0, value_name = "0..1")]
+    duplicate_share: f64,
+    /// Share of events that arrive 1-3 days late
+    #[arg(long, default_value_t = 0.0, value_name = "0..1")]
+    late_share: f64,
+    /// Share of events with bad values (negative numbers, wrong types, unknown event types, missing ids)
+    #[arg(long, default_value_t = 0.0, value_name = "0..1")]
+    bad_value_share: f64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GenFormat {
+    Ndjson,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+struct IngestArgs {
+    /// Landing folder (or s3://bucket/prefix) [env: VBDA_LANDING] [vbda.toml: ingest.landing] [default: ./landing]
+    #[arg(long, value_name = "DIR|URL")]
+    landing: Option<String>,
+    /// Also ingest files that changed since they were ingested (as new data)
+    #[arg(long)]
+    reingest_changed: bool,
+    /// [not yet implemented: issue 3] Load a content catalog (CSV or NDJSON) into silver.content
+    #[arg(long, value_name = "FILE")]
+    content: Option<PathBuf>,
+    /// Commit after this many rows [env: VBDA_INGEST_BATCH_ROWS] [vbda.toml: ingest.batch_rows] [default: 2000000]
+    #[arg(long)]
+    batch_rows: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+struct StreamArgs {
+    /// Kafka bootstrap servers [env: VBDA_BROKERS]
+    #[arg(long)]
+    brokers: Option<String>,
+    /// Topic(s) to consume [env: VBDA_TOPIC]
+    #[arg(long)]
+    topic: Option<String>,
+    /// Consumer group [env: VBDA_GROUP]
+    #[arg(long)]
+    group: Option<String>,
+    /// Stop once the end offsets seen at start are committed
+    #[arg(long)]
+    until_caught_up: bool,
+    /// Serve Prometheus metrics on this address [env: VBDA_METRICS_ADDR]
+    #[arg(long)]
+    metrics_addr: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct DateArgs {
+    /// One event date
+    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
+    date: Option<NaiveDate>,
+    /// First date of a range (with --to)
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "to")]
+    from: Option<NaiveDate>,
+    /// Last date of a range, inclusive (with --from)
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
+    to: Option<NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+struct GoldArgs {
+    #[command(flatten)]
+    dates: DateArgs,
+    /// Only this gold model
+    #[arg(long)]
+    model: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Only this table (layer.name)
+    #[arg(long)]
+    table: Option<String>,
+    /// Only this date's partition
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+struct DescribeArgs {
+    /// The table, as layer.name (see `vbda tables`)
+    table: String,
+}
+
+#[derive(Debug, Args)]
+struct TableOpt {
+    /// Only this table (layer.name); default all
+    #[arg(long)]
+    table: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct VacuumArgs {
+    /// Only this table (layer.name); default all
+    #[arg(long)]
+    table: Option<String>,
+    /// Keep files removed less than this many hours ago [default: the table spec's]
+    #[arg(long)]
+    retention_hours: Option<u64>,
+    /// List what would be removed; remove nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Also remove files no commit ever referenced
+    #[arg(long)]
+    full: bool,
+    /// Allow a retention below the table's minimum
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Args)]
+struct OptimizeArgs {
+    /// Only this table (layer.name); default all
+    #[arg(long)]
+    table: Option<String>,
+    #[command(flatten)]
+    dates: DateArgs,
+    /// Target file size in bytes
+    #[arg(long)]
+    target_file_size: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+struct RestoreArgs {
+    /// The table, as layer.name
+    table: String,
+    /// Version to restore
+    #[arg(long, conflicts_with = "timestamp")]
+    version: Option<i64>,
+    /// Timestamp (RFC 3339) to restore
+    #[arg(long)]
+    timestamp: Option<String>,
+}
+
+/// Everything global, resolved.
+#[derive(Debug, Serialize)]
+struct GlobalSettings {
+    project: PathBuf,
+    config_file: Option<PathBuf>,
+    lakehouse: Setting<Option<String>>,
+    output: Setting<Option<OutputFormat>>,
+    log_format: Setting<Option<LogFormat>>,
+    landing: Setting<Option<String>>,
+    storage: StorageSettings,
+}
+
+/// Parse the command line, run, print, and return the exit code. Never panics on bad input.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let args = settings::redact_args(&std::env::args().collect::<Vec<_>>());
+    let output_hint = cli.output.unwrap_or(OutputFormat::Text);
+    match run(cli, args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((e, output)) => {
+            print_error(&e, output.unwrap_or(output_hint));
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli, args: Vec<String>) -> std::result::Result<(), (Error, Option<OutputFormat>)> {
+    let project = Project::load(cli.project.clone()).map_err(|e| (e, None))?;
+    let globals = resolve_globals(&cli, &project).map_err(|e| (e, None))?;
+    let output = globals.output.value.unwrap_or(OutputFormat::Text);
+    let verbosity = if cli.quiet { -1 } else { cli.verbose as i8 };
+    telemetry::init(globals.log_format.value.unwrap_or(LogFormat::Text), verbosity);
+    if cli.show_settings {
+        let text = serde_json::to_string_pretty(&globals).unwrap_or_default();
+        print_stdout(&text);
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| (Error::environment("cannot start the async runtime").with_source(e), Some(output)))?;
+    let result = runtime.block_on(dispatch(cli.command, &project, &globals, args));
+    match result {
+        Ok(report) => {
+            match output {
+                OutputFormat::Json => print_stdout(&report.json),
+                OutputFormat::Text => print_stdout(&report.text),
+            }
+            Ok(())
+        }
+        Err(e) => Err((e, Some(output))),
+    }
+}
+
+fn resolve_globals(cli: &Cli, project: &Project) -> Result<GlobalSettings> {
+    let file = &project.config;
+    let lakehouse = resolve(
+        cli.lakehouse.clone(),
+        "VBDA_LAKEHOUSE",
+        file.lakehouse.as_deref().map(|v| project.path_setting(v)),
+        Some("lakehouse".to_string()),
+    )?;
+    let output = resolve(cli.output, "VBDA_OUTPUT", parse_opt(&file.output, "output")?, Some(OutputFormat::Text))?;
+    let log_format =
+        resolve(cli.log_format, "VBDA_LOG_FORMAT", parse_opt(&file.log_format, "log_format")?, Some(LogFormat::Text))?;
+    let landing_flag = match &cli.command {
+        Command::Ingest(a) => a.landing.clone(),
+        _ => None,
+    };
+    let landing = resolve(
+        landing_flag,
+        "VBDA_LANDING",
+        file.ingest.landing.as_deref().map(|v| project.path_setting(v)),
+        Some("landing".to_string()),
+    )?;
+    let storage = StorageSettings::resolve(&file.s3)?;
+    Ok(GlobalSettings {
+        project: project.dir.clone(),
+        config_file: project.config_path.clone(),
+        lakehouse,
+        output,
+        log_format,
+        landing,
+        storage,
+    })
+}
+
+fn parse_opt<T: std::str::FromStr<Err = String>>(v: &Option<String>, key: &str) -> Result<Option<T>> {
+    v.as_deref()
+        .map(|s| s.parse::<T>().map_err(|e| Error::data(format!("vbda.toml: `{key}`: {e}"))))
+        .transpose()
+}
+
+/// A finished command's summary, in both renderings.
+pub struct Rendered {
+    text: String,
+    json: String,
+}
+
+fn render<T: Serialize>(command: &str, report: &T, text: String) -> Rendered {
+    let mut value = serde_json::to_value(report).unwrap_or_default();
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert("command".into(), command.into());
+        map.insert("ok".into(), true.into());
+    }
+    Rendered { text, json: value.to_string() }
+}
+
+async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings, args: Vec<String>) -> Result<Rendered> {
+    let lakehouse = || -> Result<Lakehouse> {
+        let root = globals.lakehouse.value.clone().unwrap_or_else(|| "lakehouse".into());
+        Lakehouse::new(&root, globals.storage.delta_options())
+    };
+    let catalog = || Catalog::load(&project.dir);
+    match command {
+        Command::Generate(a) => {
+            let dates = match (a.from, a.to) {
+                (Some(from), Some(to)) => date_range(from, to)?,
+                _ if a.date.is_empty() => vec![NaiveDate::from_ymd_opt(2025, 1, 1).expect("valid date")],
+                _ => a.date.clone(),
+            };
+            let settings = ops::generate::GenerateSettings {
+                out_dir: a.out.unwrap_or_else(|| PathBuf::from("landing")),
+                dates,
+                events_per_day: a.events,
+                seed: a.seed,
+                format: match a.format {
+                    GenFormat::Ndjson => ops::generate::GenerateFormat::Ndjson,
+                    GenFormat::Csv => ops::generate::GenerateFormat::Csv,
+                },
+                gzip: a.gzip,
+                files_per_day: a.files_per_day,
+                users: a.users,
+                content_items: a.content_items,
+                malformed_share: a.malformed_share,
+                duplicate_share: a.duplicate_share,
+                late_share: a.late_share,
+                bad_value_share: a.bad_value_share,
+            };
+            let started = std::time::Instant::now();
+            let total = settings.events_per_day * settings.dates.len() as u64;
+            let progress = telemetry::Progress::new("generate", total, false);
+            let report = tokio::task::block_in_place(|| ops::generate::generate(&settings, &|n| progress.set(n)))?;
+            progress.finish();
+            let secs = started.elapsed().as_secs_f64();
+            let text = format!(
+                "generated {} lines ({} events, {} malformed, {} duplicates, {} late, {} bad values) in {} files under {} in {:.1}s ({:.0} lines/s){}",
+                report.lines,
+                report.events,
+                report.malformed,
+                report.duplicates,
+                report.late,
+                report.bad_values,
+                report.files.len(),
+                settings.out_dir.display(),
+                secs,
+                report.lines as f64 / secs.max(1e-9),
+                report
+                    .content_path
+                    .as_ref()
+                    .map(|p| format!("\ncontent catalog: {} items in {}", report.content_items, p.display()))
+                    .unwrap_or_default()
+            );
+            Ok(render("generate", &report, text))
+        }
+        Command::Ingest(a) => {
+            if a.content.is_some() {
+                return Err(Error::not_implemented("ingest --content", "issue 3"));
+            }
+            let file = &project.config.ingest;
+            let batch_rows = resolve(a.batch_rows, "VBDA_INGEST_BATCH_ROWS", file.batch_rows, Some(2_000_000))?;
+            let settings = ops::ingest::IngestSettings {
+                landing: globals.landing.value.clone().unwrap_or_else(|| "landing".into()),
+                reingest_changed: a.reingest_changed,
+                batch_rows: batch_rows.value.unwrap_or(2_000_000).max(1),
+                args,
+                ..Default::default()
+            };
+            let catalog = catalog()?;
+            let report = ops::ingest::ingest(&lakehouse()?, &catalog, &settings).await?;
+            let text = ops::ingest_summary(&report);
+            Ok(render("ingest", &report, text))
+        }
+        Command::Tables => {
+            let report = ops::tables::list(&lakehouse()?, &catalog()?).await?;
+            let text = ops::tables::list_text(&report);
+            Ok(render("tables", &report, text))
+        }
+        Command::Describe(a) => {
+            let catalog = catalog()?;
+            let report = ops::tables::describe(&lakehouse()?, &catalog, &a.table).await?;
+            let text = ops::tables::describe_text(&report);
+            Ok(render("describe", &report, text))
+        }
+        Command::Stream(_) => Err(Error::not_implemented("stream", "issue 4")),
+        Command::BronzeToSilver(d) => {
+            dates_of(&d)?;
+            Err(Error::not_implemented("bronze-to-silver", "issue 3"))
+        }
+        Command::SilverToGold(g) => {
+            dates_of(&g.dates)?;
+            Err(Error::not_implemented("silver-to-gold", "issue 3"))
+        }
+        Command::Check(_) => Err(Error::not_implemented("check", "issue 3")),
+        Command::Vacuum(_) => Err(Error::not_implemented("vacuum", "issue 5")),
+        Command::Optimize(_) => Err(Error::not_implemented("optimize", "issue 5")),
+        Command::Checkpoint(_) => Err(Error::not_implemented("checkpoint", "issue 5")),
+        Command::History(_) => Err(Error::not_implemented("history", "issue 5")),
+        Command::Status => Err(Error::not_implemented("status", "issue 5")),
+        Command::Restore(_) => Err(Error::not_implemented("restore", "issue 5")),
+        Command::Backfill(d) => {
+            dates_of(&d)?;
+            Err(Error::not_implemented("backfill", "issue 6"))
+        }
+    }
+}
+
+/// The dates a `--date` / `--from --to` pair names (empty: incremental).
+fn dates_of(d: &DateArgs) -> Result<Vec<NaiveDate>> {
+    match (d.date, d.from, d.to) {
+        (Some(date), _, _) => Ok(vec![date]),
+        (None, Some(from), Some(to)) => date_range(from, to),
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn date_range(from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>> {
+    if from > to {
+        return Err(Error::data(format!("--from {from} is after --to {to}")).with_hint("swap the two dates"));
+    }
+    Ok(from.iter_days().take_while(|d| *d <= to).collect())
+}
+
+fn print_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`vbda tables | head`) is not an error.
+    let _ = writeln!(out, "{text}");
+}
+
+fn print_error(e: &Error, output: OutputFormat) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "error: {}", e.message());
+    for cause in e.causes() {
+        let _ = writeln!(err, "  Caused by: {cause}");
+    }
+    if let Some(hint) = e.hint() {
+        let _ = writeln!(err, "hint: {hint}");
+    }
+    if output == OutputFormat::Json {
+        let value = serde_json::json!({
+            "ok": false,
+            "exit_code": e.exit_code(),
+            "error": e.message(),
+            "causes": e.causes(),
+            "hint": e.hint(),
+        });
+        print_stdout(&value.to_string());
+    }
+}

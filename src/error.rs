@@ -1,0 +1,149 @@
+//! The one error type of the library and its mapping to exit codes (DESIGN §5).
+//!
+//! Every error says which of three things went wrong, because a scheduler decides on that:
+//! the data or a spec is wrong (exit 1: retrying will not help), the environment failed
+//! (exit 3: storage, Kafka, network; worth a retry), or the user typed something clap could
+//! not parse (exit 2, produced by clap itself). A `hint` tells the user what to do next.
+
+use std::fmt;
+
+/// Result with the library's error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, as a scheduler needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The data, a spec or an argument is wrong; the user must fix it (exit 1).
+    Data,
+    /// Storage, Kafka or the network failed; a retry may succeed (exit 3).
+    Environment,
+    /// The command is part of the design but not built yet (exit 1).
+    NotImplemented,
+}
+
+/// The library's error: a message, its kind, an optional hint and the chain of causes.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    hint: Option<String>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// An error in the data, a spec or an argument (exit 1).
+    pub fn data(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Data, message)
+    }
+
+    /// A failure of storage, Kafka or the network (exit 3).
+    pub fn environment(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Environment, message)
+    }
+
+    /// A command of the design that this build does not implement yet (exit 1).
+    pub fn not_implemented(command: &str, issue: &str) -> Self {
+        Self::new(
+            ErrorKind::NotImplemented,
+            format!("`vbda {command}` is not implemented yet ({issue})"),
+        )
+        .with_hint("run `vbda --help` to see the commands that work in this build")
+    }
+
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into(), hint: None, source: None }
+    }
+
+    /// Attach what the user can do about it.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Attach the underlying cause.
+    pub fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
+    /// The process exit code for this error (DESIGN §5). Never 99, which Airflow reads as "skipped".
+    pub fn exit_code(&self) -> u8 {
+        match self.kind {
+            ErrorKind::Data | ErrorKind::NotImplemented => 1,
+            ErrorKind::Environment => 3,
+        }
+    }
+
+    /// The causes below this error, outermost first.
+    pub fn causes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut next: Option<&(dyn std::error::Error + 'static)> =
+            self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
+        while let Some(err) = next {
+            let text = err.to_string();
+            // Many libraries repeat their cause in their own message; keep the chain readable.
+            if out.last() != Some(&text) {
+                out.push(text);
+            }
+            next = err.source();
+        }
+        out
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Attach context to foreign errors, choosing the kind at the call site where it is known.
+pub trait Context<T> {
+    /// The cause is the data's or the user's fault (exit 1).
+    fn data_err(self, message: impl FnOnce() -> String) -> Result<T>;
+    /// The cause is the environment's (exit 3).
+    fn env_err(self, message: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E> Context<T> for std::result::Result<T, E>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn data_err(self, message: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::data(message()).with_source(e))
+    }
+
+    fn env_err(self, message: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::environment(message()).with_source(e))
+    }
+}
+
+/// Delta errors: most are the environment's (storage), a few are the table's or the user's.
+pub fn from_delta(err: deltalake::DeltaTableError, what: impl Into<String>) -> Error {
+    use deltalake::DeltaTableError as D;
+    let what = what.into();
+    match &err {
+        D::ObjectStore { .. } | D::Io { .. } | D::GenericError { .. } | D::Transaction { .. } => {
+            Error::environment(what).with_source(err)
+        }
+        _ => Error::data(what).with_source(err),
+    }
+}

@@ -1,0 +1,160 @@
+//! Application transactions (`txn` actions): the Delta protocol's exactly-once bookkeeping.
+//!
+//! A writer that must not apply the same input twice (a landing file, a range of Kafka
+//! offsets) commits a `txn { appId, version }` action in the same commit as the data; after a
+//! crash it reads the action back and knows exactly what is in the table. delta-rs looks up one
+//! `appId` at a time, and each lookup replays the log. `vbda ingest` needs the whole set (one
+//! `appId` per landing file, thousands of them), so this module replays the log once: the
+//! newest checkpoint at or below the snapshot version, then the JSON commits after it, newest
+//! value winning. Only classic checkpoints (single or multi-part) exist in tables vbda
+//! creates; anything else is reported rather than misread.
+
+use std::collections::HashMap;
+
+use deltalake::DeltaTable;
+use deltalake::arrow::array::{Array, AsArray};
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::{DataType, Int64Type};
+use deltalake::parquet::arrow::ProjectionMask;
+use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use deltalake::logstore::object_store::ObjectStoreExt;
+use deltalake::{ObjectStore, Path};
+use futures::TryStreamExt;
+
+use crate::error::{Context, Error, Result};
+
+/// Every `appId` -> `version` visible in the table's loaded snapshot.
+pub async fn app_transactions(table: &DeltaTable) -> Result<HashMap<String, i64>> {
+    let Some(version) = table.version().map(|v| v as i64) else { return Ok(HashMap::new()) };
+    let store = table.log_store().object_store(None);
+    let log = Path::from("_delta_log");
+    let listing: Vec<_> = store
+        .list(Some(&log))
+        .try_collect()
+        .await
+        .env_err(|| format!("cannot list the Delta log of {}", table.table_url()))?;
+
+    // The newest complete checkpoint at or below `version`.
+    let mut checkpoints: HashMap<i64, Vec<(u32, Path)>> = HashMap::new();
+    let mut expected_parts: HashMap<i64, u32> = HashMap::new();
+    for meta in &listing {
+        let Some(name) = meta.location.filename() else { continue };
+        let Some((v, rest)) = name.split_once(".checkpoint") else { continue };
+        let Ok(v) = v.parse::<i64>() else { continue };
+        if v > version {
+            continue;
+        }
+        match rest.split('.').collect::<Vec<_>>().as_slice() {
+            ["", "parquet"] => {
+                checkpoints.entry(v).or_default().push((1, meta.location.clone()));
+                expected_parts.insert(v, 1);
+            }
+            ["", part, parts, "parquet"] => {
+                let (Ok(part), Ok(parts)) = (part.parse::<u32>(), parts.parse::<u32>()) else { continue };
+                checkpoints.entry(v).or_default().push((part, meta.location.clone()));
+                expected_parts.insert(v, parts);
+            }
+            _ => {
+                return Err(Error::data(format!(
+                    "{}: checkpoint `{name}` has a format vbda does not read (v2 checkpoint?)",
+                    table.table_url()
+                )));
+            }
+        }
+    }
+    let checkpoint = checkpoints
+        .iter()
+        .filter(|(v, parts)| expected_parts.get(v).is_some_and(|n| *n as usize == parts.len()))
+        .map(|(v, _)| *v)
+        .max();
+
+    let mut txns = HashMap::new();
+    let first_commit = match checkpoint {
+        Some(cp) => {
+            let mut parts = checkpoints.remove(&cp).unwrap_or_default();
+            parts.sort();
+            for (_, path) in parts {
+                read_checkpoint_txns(store.as_ref(), &path, &mut txns).await?;
+            }
+            cp + 1
+        }
+        None => 0,
+    };
+    for v in first_commit..=version {
+        let path = log.clone().join(format!("{v:020}.json"));
+        let bytes = store
+            .as_ref()
+            .get(&path)
+            .await
+            .env_err(|| format!("cannot read Delta commit {path}"))?
+            .bytes()
+            .await
+            .env_err(|| format!("cannot read Delta commit {path}"))?;
+        for line in bytes.split(|b| *b == b'\n') {
+            // Cheap filter: most lines are add/remove/commitInfo actions.
+            if !line.starts_with(b"{\"txn\"") && !contains(line, b"\"txn\"") {
+                continue;
+            }
+            let action: serde_json::Value = serde_json::from_slice(line)
+                .data_err(|| format!("Delta commit {path} holds a line that is not JSON"))?;
+            if let Some(txn) = action.get("txn") {
+                let app = txn.get("appId").and_then(|v| v.as_str());
+                let ver = txn.get("version").and_then(|v| v.as_i64());
+                if let (Some(app), Some(ver)) = (app, ver) {
+                    txns.insert(app.to_string(), ver);
+                }
+            }
+        }
+    }
+    Ok(txns)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+async fn read_checkpoint_txns(
+    store: &dyn ObjectStore,
+    path: &Path,
+    txns: &mut HashMap<String, i64>,
+) -> Result<()> {
+    let bytes = store
+        .get(path)
+        .await
+        .env_err(|| format!("cannot read checkpoint {path}"))?
+        .bytes()
+        .await
+        .env_err(|| format!("cannot read checkpoint {path}"))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .data_err(|| format!("checkpoint {path} is not a readable Parquet file"))?;
+    let schema = builder.parquet_schema();
+    let Some(root) = (0..schema.root_schema().get_fields().len())
+        .find(|i| schema.root_schema().get_fields()[*i].name() == "txn")
+    else {
+        return Ok(());
+    };
+    let mask = ProjectionMask::roots(schema, [root]);
+    let reader = builder
+        .with_projection(mask)
+        .build()
+        .data_err(|| format!("cannot read checkpoint {path}"))?;
+    for batch in reader {
+        let batch = batch.data_err(|| format!("cannot read checkpoint {path}"))?;
+        let Some(txn) = batch.column_by_name("txn") else { continue };
+        let txn = txn.as_struct();
+        let (Some(app), Some(ver)) = (txn.column_by_name("appId"), txn.column_by_name("version")) else {
+            continue;
+        };
+        // Writers differ in string and integer widths; normalise before reading.
+        let app = cast(app, &DataType::Utf8).data_err(|| format!("checkpoint {path}: bad txn.appId"))?;
+        let ver = cast(ver, &DataType::Int64).data_err(|| format!("checkpoint {path}: bad txn.version"))?;
+        let app = app.as_string::<i32>();
+        let ver = ver.as_primitive::<Int64Type>();
+        for i in 0..txn.len() {
+            if txn.is_valid(i) && app.is_valid(i) && ver.is_valid(i) {
+                txns.insert(app.value(i).to_string(), ver.value(i));
+            }
+        }
+    }
+    Ok(())
+}

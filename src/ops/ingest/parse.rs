@@ -1,0 +1,400 @@
+//! Turning one landing file into bronze rows, losslessly.
+//!
+//! Every record of a readable file becomes one row: NDJSON lines exactly as received (blank
+//! lines carry nothing and are only counted), JSON-array elements as their exact source text,
+//! CSV rows as a JSON object of header -> cell text (dotted headers nest: `device.type`),
+//! Parquet rows as JSON. A record whose event time cannot be read is still a row, flagged,
+//! with the reason. A file whose structure cannot be read at all (bad gzip, a JSON array that
+//! does not parse, CSV or JSON that is not UTF-8, Parquet that does not open) is reported and
+//! contributes nothing, so no half-read file is ever committed.
+
+use std::io::Read;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+
+/// The container format of a landing file, from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    Ndjson,
+    Json,
+    Csv,
+    Parquet,
+}
+
+impl FileFormat {
+    /// `(format, gzip)` from a file name, or None for files that are not data.
+    pub fn from_name(name: &str) -> Option<(Self, bool)> {
+        let lower = name.to_ascii_lowercase();
+        let (stem, gzip) = match lower.strip_suffix(".gz") {
+            Some(stem) => (stem, true),
+            None => (lower.as_str(), false),
+        };
+        let format = match stem.rsplit('.').next()? {
+            "ndjson" | "jsonl" => FileFormat::Ndjson,
+            "json" => FileFormat::Json,
+            "csv" => FileFormat::Csv,
+            "parquet" => FileFormat::Parquet,
+            _ => return None,
+        };
+        Some((format, gzip))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FileFormat::Ndjson => "ndjson",
+            FileFormat::Json => "json",
+            FileFormat::Csv => "csv",
+            FileFormat::Parquet => "parquet",
+        }
+    }
+}
+
+/// One record of a landing file, before it becomes a bronze row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The payload text; invalid UTF-8 replaced by U+FFFD.
+    pub payload: String,
+    /// The original bytes when they were not valid UTF-8.
+    pub payload_bytes: Option<Vec<u8>>,
+    /// 1-based line (NDJSON, CSV), element (JSON array) or row (Parquet) number.
+    pub line: i64,
+    pub event_id: Option<String>,
+    /// The event's UTC date, or why it could not be read.
+    pub event_date: Result<NaiveDate, String>,
+}
+
+/// What became of a readable file.
+#[derive(Debug, Default)]
+pub struct ParsedFile {
+    pub records: Vec<Record>,
+    pub blank_lines: u64,
+}
+
+/// Read a whole file. `Err` is the reason the file as a whole cannot be read.
+pub fn parse_file(bytes: &[u8], format: FileFormat, gzip: bool) -> Result<ParsedFile, String> {
+    let decompressed;
+    let bytes = if gzip {
+        let mut out = Vec::with_capacity(bytes.len() * 4);
+        flate2::read::MultiGzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .map_err(|e| format!("not a valid gzip file: {e}"))?;
+        decompressed = out;
+        &decompressed[..]
+    } else {
+        bytes
+    };
+    if bytes.is_empty() {
+        return Err("the file is empty".into());
+    }
+    match format {
+        FileFormat::Ndjson => Ok(parse_ndjson(bytes)),
+        FileFormat::Json => {
+            let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+            if first == Some(&b'[') { parse_json_array(bytes) } else { Ok(parse_ndjson(bytes)) }
+        }
+        FileFormat::Csv => parse_csv(bytes),
+        FileFormat::Parquet => parse_parquet(bytes),
+    }
+}
+
+fn parse_ndjson(bytes: &[u8]) -> ParsedFile {
+    let mut out = ParsedFile::default();
+    // A final '\n' ends the last line; it does not start an empty one.
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    for (i, raw) in body.split(|b| *b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(|b| b.is_ascii_whitespace()) {
+            out.blank_lines += 1;
+            continue;
+        }
+        out.records.push(record_from_bytes(raw, i as i64 + 1));
+    }
+    out
+}
+
+fn record_from_bytes(raw: &[u8], line: i64) -> Record {
+    match std::str::from_utf8(raw) {
+        Ok(text) => record_from_text(text.to_string(), None, line),
+        Err(_) => {
+            let text = String::from_utf8_lossy(raw).into_owned();
+            let mut record = record_from_text(text, Some(raw.to_vec()), line);
+            // Even when the event time is readable, the payload is not what producers must
+            // send; flag it so silver quarantines it, while bronze keeps the original bytes.
+            record.event_date = Err("payload is not valid UTF-8".to_string());
+            record
+        }
+    }
+}
+
+/// Just the fields bronze reads from a payload; everything else is skipped unparsed.
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(default)]
+    event_id: Option<serde_json::Value>,
+    #[serde(default)]
+    event_ts: Option<serde_json::Value>,
+}
+
+fn record_from_text(payload: String, payload_bytes: Option<Vec<u8>>, line: i64) -> Record {
+    let (event_id, event_date) = probe(&payload);
+    Record { payload, payload_bytes, line, event_id, event_date }
+}
+
+/// The event id (when a string) and the UTC date of `event_ts`, or why it cannot be read.
+pub fn probe(payload: &str) -> (Option<String>, Result<NaiveDate, String>) {
+    // serde would also read a struct from a JSON array, positionally; events are objects.
+    let object = payload.trim_start().starts_with('{');
+    let probe: Probe = match serde_json::from_str(payload) {
+        Ok(_) if !object => return (None, Err("payload is not a JSON object".into())),
+        Ok(p) => p,
+        Err(e) if e.is_data() => return (None, Err("payload is not a JSON object".into())),
+        Err(e) => return (None, Err(format!("malformed JSON: {e}"))),
+    };
+    let event_id = match probe.event_id {
+        Some(serde_json::Value::String(s)) => Some(s),
+        _ => None,
+    };
+    let date = match probe.event_ts {
+        None | Some(serde_json::Value::Null) => Err("event_ts is missing".to_string()),
+        Some(ts) => event_time(&ts).map(|t| t.date_naive()),
+    };
+    (event_id, date)
+}
+
+/// DESIGN §2: `event_ts` is an RFC 3339 string with an offset, or integer epoch milliseconds.
+pub fn event_time(value: &serde_json::Value) -> Result<DateTime<Utc>, String> {
+    match value {
+        serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| format!("event_ts `{}` is not RFC 3339: {e}", truncate(s, 64))),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(ms) => DateTime::from_timestamp_millis(ms)
+                .ok_or_else(|| format!("event_ts {ms} is out of range for epoch milliseconds")),
+            None => Err(format!("event_ts {n} is not an integer of epoch milliseconds")),
+        },
+        other => Err(format!("event_ts has the wrong type: {}", json_type(other))),
+    }
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+fn parse_json_array(bytes: &[u8]) -> Result<ParsedFile, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("JSON file is not valid UTF-8: {e}"))?;
+    serde_json::from_str::<Vec<serde::de::IgnoredAny>>(text)
+        .map_err(|e| format!("not a valid JSON array: {e}"))?;
+    let records = array_elements(text)
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw)| record_from_text(raw.to_string(), None, i as i64 + 1))
+        .collect();
+    Ok(ParsedFile { records, blank_lines: 0 })
+}
+
+/// The exact source text of each element of a JSON array already known to be valid.
+fn array_elements(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut start = None;
+    let mut out = Vec::new();
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth == 1 {
+                    start = Some(i + 1);
+                    continue;
+                }
+            }
+            b']' | b'}' => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 || (depth == 1 && b == b',') {
+            if let Some(s) = start {
+                let element = text[s..i].trim();
+                if !element.is_empty() {
+                    out.push(element);
+                }
+            }
+            start = Some(i + 1);
+        }
+    }
+    out
+}
+
+/// RFC 4180 CSV: the header names the fields; each row becomes a JSON object of strings.
+fn parse_csv(bytes: &[u8]) -> Result<ParsedFile, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("CSV file is not valid UTF-8: {e}"))?;
+    let mut rows = csv_records(text);
+    let Some((_, header_raw)) = rows.next() else { return Err("the file is empty".into()) };
+    let header = split_csv(header_raw).map_err(|e| format!("CSV header: {e}"))?;
+    if header.iter().any(|h| h.trim().is_empty()) {
+        return Err("CSV header has an empty column name".into());
+    }
+    let mut out = ParsedFile::default();
+    for (line, raw) in rows {
+        if raw.trim().is_empty() {
+            out.blank_lines += 1;
+            continue;
+        }
+        let record = match split_csv(raw) {
+            Ok(cells) if cells.len() == header.len() => {
+                record_from_text(csv_row_to_json(&header, &cells), None, line)
+            }
+            Ok(cells) => Record {
+                payload: raw.to_string(),
+                payload_bytes: None,
+                line,
+                event_id: None,
+                event_date: Err(format!("CSV row has {} fields, the header has {}", cells.len(), header.len())),
+            },
+            Err(e) => Record { payload: raw.to_string(), payload_bytes: None, line, event_id: None, event_date: Err(e) },
+        };
+        out.records.push(record);
+    }
+    Ok(out)
+}
+
+/// Physical records: lines, joined while a quoted field is open. Yields (1-based line, text).
+fn csv_records(text: &str) -> impl Iterator<Item = (i64, &str)> {
+    let mut start = 0usize;
+    let mut line_no = 0i64;
+    let bytes = text.as_bytes();
+    std::iter::from_fn(move || {
+        if start >= bytes.len() {
+            return None;
+        }
+        line_no += 1;
+        let first_line = line_no;
+        let mut in_quotes = false;
+        let mut i = start;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'"' => in_quotes = !in_quotes,
+                b'\n' if !in_quotes => break,
+                b'\n' => line_no += 1,
+                _ => {}
+            }
+            i += 1;
+        }
+        let end = i;
+        let record = text[start..end].strip_suffix('\r').unwrap_or(&text[start..end]);
+        start = end + 1;
+        Some((first_line, record))
+    })
+}
+
+fn split_csv(record: &str) -> Result<Vec<String>, String> {
+    let mut cells = Vec::new();
+    let mut cell = String::new();
+    let mut chars = record.chars().peekable();
+    let mut quoted = false;
+    let mut at_start = true;
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    cell.push('"');
+                } else {
+                    quoted = false;
+                    if !matches!(chars.peek(), None | Some(',')) {
+                        return Err("CSV row has text after a closing quote".into());
+                    }
+                }
+            } else {
+                cell.push(c);
+            }
+            continue;
+        }
+        match c {
+            '"' if at_start => {
+                quoted = true;
+                at_start = false;
+            }
+            '"' => return Err("CSV row has a quote inside an unquoted field".into()),
+            ',' => {
+                cells.push(std::mem::take(&mut cell));
+                at_start = true;
+            }
+            c => {
+                cell.push(c);
+                at_start = false;
+            }
+        }
+    }
+    if quoted {
+        return Err("CSV row has an unclosed quote".into());
+    }
+    cells.push(cell);
+    Ok(cells)
+}
+
+/// `{"a": "1", "device": {"type": "tv"}}` from headers `a,device.type`; empty cells are absent.
+fn csv_row_to_json(header: &[String], cells: &[String]) -> String {
+    let mut root = serde_json::Map::new();
+    for (name, cell) in header.iter().zip(cells) {
+        if cell.is_empty() {
+            continue;
+        }
+        let mut parts = name.split('.').peekable();
+        let mut node = &mut root;
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                node.insert(part.to_string(), serde_json::Value::String(cell.clone()));
+                break;
+            }
+            let entry = node
+                .entry(part.to_string())
+                .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if !entry.is_object() {
+                *entry = serde_json::Value::Object(Default::default());
+            }
+            node = entry.as_object_mut().expect("just made an object");
+        }
+    }
+    serde_json::Value::Object(root).to_string()
+}
+
+fn parse_parquet(bytes: &[u8]) -> Result<ParsedFile, String> {
+    use polars::prelude::{JsonFormat, JsonWriter, ParquetReader, SerReader, SerWriter};
+    let cursor = std::io::Cursor::new(bytes.to_vec());
+    let mut df = ParquetReader::new(cursor).finish().map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    let mut buf = Vec::new();
+    JsonWriter::new(&mut buf)
+        .with_json_format(JsonFormat::JsonLines)
+        .finish(&mut df)
+        .map_err(|e| format!("cannot convert Parquet rows to JSON: {e}"))?;
+    let mut parsed = parse_ndjson(&buf);
+    parsed.blank_lines = 0;
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,90 @@
+use super::*;
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+#[test]
+fn event_dates_follow_utc_for_any_offset_and_epoch_millis() {
+    let (_, d) = probe(r#"{"event_ts":"2025-01-01T23:30:00-05:00"}"#);
+    assert_eq!(d, Ok(date("2025-01-02")), "23:30-05:00 is the next UTC day");
+    let (_, d) = probe(r#"{"event_ts":"2025-01-02T03:00:00+05:30"}"#);
+    assert_eq!(d, Ok(date("2025-01-01")), "03:00+05:30 is the previous UTC day");
+    let (id, d) = probe(r#"{"event_id":"e1","event_ts":1735689600000}"#);
+    assert_eq!((id.as_deref(), d), (Some("e1"), Ok(date("2025-01-01"))));
+}
+
+#[test]
+fn unreadable_event_times_say_why() {
+    let cases = [
+        (r#"{"event_ts":"yesterday"}"#, "not RFC 3339"),
+        (r#"{"event_ts":1.5}"#, "not an integer"),
+        (r#"{"event_ts":true}"#, "wrong type"),
+        (r#"{"event_id":"x"}"#, "missing"),
+        (r#"{"event_id":"x""#, "malformed JSON"),
+        ("[1,2]", "not a JSON object"),
+    ];
+    for (payload, reason) in cases {
+        let (_, d) = probe(payload);
+        let err = d.unwrap_err();
+        assert!(err.contains(reason), "{payload}: {err}");
+    }
+}
+
+#[test]
+fn ndjson_keeps_every_line_exactly_with_line_numbers() {
+    let text = b"{\"event_ts\":\"2025-01-01T00:00:00Z\",\"x\":1}\r\n\n{not json\n\xff\xfe{\"event_ts\":1}\n";
+    let parsed = parse_file(text, FileFormat::Ndjson, false).unwrap();
+    assert_eq!(parsed.records.len(), 3);
+    assert_eq!(parsed.blank_lines, 1);
+    assert_eq!(parsed.records[0].payload, "{\"event_ts\":\"2025-01-01T00:00:00Z\",\"x\":1}");
+    assert_eq!(parsed.records[0].line, 1);
+    assert_eq!(parsed.records[1].line, 3);
+    assert!(parsed.records[1].event_date.as_ref().unwrap_err().contains("malformed JSON"));
+    let bad = &parsed.records[2];
+    assert_eq!(bad.payload_bytes.as_deref(), Some(&b"\xff\xfe{\"event_ts\":1}"[..]), "original bytes kept");
+    assert_eq!(bad.event_date, Err("payload is not valid UTF-8".to_string()));
+}
+
+#[test]
+fn gzip_json_array_and_csv_are_read() {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b"{\"event_ts\":1}\n{\"event_ts\":2}\n").unwrap();
+    let parsed = parse_file(&gz.finish().unwrap(), FileFormat::Ndjson, true).unwrap();
+    assert_eq!(parsed.records.len(), 2);
+
+    let parsed = parse_file(br#" [ {"event_ts": 1, "a": [1, 2]}, {"b":2} ] "#, FileFormat::Json, false).unwrap();
+    assert_eq!(parsed.records[0].payload, r#"{"event_ts": 1, "a": [1, 2]}"#, "exact source text");
+    assert_eq!(parsed.records[1].line, 2);
+
+    let csv = "event_id,event_ts,device.type,geo.city\ne1,2025-01-01T00:00:00Z,tv,\"Paris, FR\"\ne2,x\ne3,\"broken,tv,\n";
+    let parsed = parse_file(csv.as_bytes(), FileFormat::Csv, false).unwrap();
+    assert_eq!(parsed.records.len(), 3);
+    let row: serde_json::Value = serde_json::from_str(&parsed.records[0].payload).unwrap();
+    assert_eq!(row["device"]["type"], "tv");
+    assert_eq!(row["geo"]["city"], "Paris, FR");
+    assert_eq!(parsed.records[0].event_date, Ok(date("2025-01-01")));
+    assert!(parsed.records[1].event_date.as_ref().unwrap_err().contains("2 fields, the header has 4"));
+    assert_eq!(parsed.records[1].payload, "e2,x", "a malformed row keeps its raw text");
+    assert!(parsed.records[2].event_date.as_ref().unwrap_err().contains("unclosed quote"));
+}
+
+#[test]
+fn unreadable_files_are_errors_with_reasons() {
+    assert_eq!(parse_file(b"", FileFormat::Ndjson, false).unwrap_err(), "the file is empty");
+    assert!(parse_file(b"not gzip", FileFormat::Ndjson, true).unwrap_err().contains("gzip"));
+    assert!(parse_file(b"[{\"a\":1},", FileFormat::Json, false).unwrap_err().contains("JSON array"));
+    assert!(parse_file(b"a,b\n\xff,1\n", FileFormat::Csv, false).unwrap_err().contains("UTF-8"));
+    assert!(parse_file(b"PAR1garbage", FileFormat::Parquet, false).unwrap_err().contains("Parquet"));
+}
+
+#[test]
+fn formats_come_from_file_names() {
+    assert_eq!(FileFormat::from_name("a/b.ndjson.gz"), Some((FileFormat::Ndjson, true)));
+    assert_eq!(FileFormat::from_name("x.JSONL"), Some((FileFormat::Ndjson, false)));
+    assert_eq!(FileFormat::from_name("x.csv"), Some((FileFormat::Csv, false)));
+    assert_eq!(FileFormat::from_name("x.parquet"), Some((FileFormat::Parquet, false)));
+    assert_eq!(FileFormat::from_name("README.md"), None);
+}
+

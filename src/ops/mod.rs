@@ -1,0 +1,36 @@
+//! One module per operation. Operations take plain settings structs and return reports; they
+//! never see clap, and the CLI never calls deltalake directly.
+
+pub mod generate;
+pub mod ingest;
+pub mod tables;
+
+/// The human summary of an ingest run.
+pub fn ingest_summary(r: &ingest::IngestReport) -> String {
+    let mut out = format!(
+        "ingest {}: {} files seen, {} ingested, {} already ingested; {} rows appended ({} without a readable event time) in {} commit{}; bronze.video_events at version {} ({:.1}s)",
+        r.landing,
+        r.files_seen,
+        r.files_ingested,
+        r.files_already_ingested,
+        r.rows,
+        r.rows_without_event_time,
+        r.commits.len(),
+        if r.commits.len() == 1 { "" } else { "s" },
+        r.bronze_version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+        r.seconds,
+    );
+    for f in &r.files_changed {
+        out.push_str(&format!("\nchanged since ingested: {f} (use --reingest-changed to ingest it again)"));
+    }
+    for f in &r.files_empty {
+        out.push_str(&format!("\nempty file, recorded with no rows: {f}"));
+    }
+    for f in &r.files_unreadable {
+        out.push_str(&format!("\nunreadable, not ingested: {}: {}", f.file, f.reason));
+    }
+    for f in &r.files_ignored {
+        out.push_str(&format!("\nignored (not .ndjson/.jsonl/.json/.csv/.parquet, optionally .gz): {f}"));
+    }
+    out
+}

@@ -1,0 +1,264 @@
+//! Settings: flag > `VBDA_*` environment variable > `vbda.toml` > default.
+//!
+//! The CLI hands its flags over as `Option`s; this module fills the gaps from the environment
+//! and the project file and remembers where each value came from, for `--show-settings`.
+//! Secrets (S3 keys, Kafka SASL passwords) are read only from the environment and the AWS
+//! credential chain, never from `vbda.toml` or flags, and are printed only as `<redacted>`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, Error, Result};
+
+pub const CONFIG_FILE: &str = "vbda.toml";
+
+/// `vbda.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub lakehouse: Option<String>,
+    pub output: Option<String>,
+    pub log_format: Option<String>,
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    #[serde(default)]
+    pub stream: StreamConfig,
+    #[serde(default)]
+    pub s3: S3Config,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    pub landing: Option<String>,
+    pub content: Option<String>,
+    pub batch_rows: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    pub brokers: Option<String>,
+    pub topic: Option<String>,
+    pub group: Option<String>,
+    pub metrics_addr: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub allow_http: Option<bool>,
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Flag,
+    Env,
+    ConfigFile,
+    Default,
+    Unset,
+}
+
+/// A resolved value and its source.
+#[derive(Debug, Clone, Serialize)]
+pub struct Setting<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+/// Resolve one setting through the precedence chain.
+pub fn resolve<T: std::str::FromStr>(
+    flag: Option<T>,
+    env: &str,
+    file: Option<T>,
+    default: Option<T>,
+) -> Result<Setting<Option<T>>>
+where
+    T::Err: std::fmt::Display,
+{
+    if let Some(v) = flag {
+        return Ok(Setting { value: Some(v), source: Source::Flag });
+    }
+    if let Some(text) = std::env::var(env).ok().filter(|v| !v.is_empty()) {
+        let v = text
+            .parse::<T>()
+            .map_err(|e| Error::data(format!("environment variable {env}=`{text}` is not valid: {e}")))?;
+        return Ok(Setting { value: Some(v), source: Source::Env });
+    }
+    if let Some(v) = file {
+        return Ok(Setting { value: Some(v), source: Source::ConfigFile });
+    }
+    match default {
+        Some(v) => Ok(Setting { value: Some(v), source: Source::Default }),
+        None => Ok(Setting { value: None, source: Source::Unset }),
+    }
+}
+
+/// The project: its folder (with `tables/`, `jobs/`) and its `vbda.toml`, if any.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub dir: PathBuf,
+    pub config_path: Option<PathBuf>,
+    pub config: ConfigFile,
+}
+
+impl Project {
+    /// `--project` / `VBDA_PROJECT` is a folder or a `vbda.toml`; default: the current folder.
+    pub fn load(flag: Option<PathBuf>) -> Result<Self> {
+        let given = flag.or_else(|| std::env::var_os("VBDA_PROJECT").filter(|v| !v.is_empty()).map(PathBuf::from));
+        let explicit = given.is_some();
+        let path = given.unwrap_or_else(|| PathBuf::from("."));
+        let (dir, file) = if path.is_file() {
+            (path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".")), path.clone())
+        } else {
+            (path.clone(), path.join(CONFIG_FILE))
+        };
+        if explicit && !dir.is_dir() {
+            return Err(Error::data(format!("project folder {} does not exist", dir.display()))
+                .with_hint("--project (or VBDA_PROJECT) names a folder with tables/, jobs/ and an optional vbda.toml"));
+        }
+        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+        if !file.is_file() {
+            return Ok(Self { dir, config_path: None, config: ConfigFile::default() });
+        }
+        let text = std::fs::read_to_string(&file).env_err(|| format!("cannot read {}", file.display()))?;
+        let config: ConfigFile = toml::from_str(&text).map_err(|e| {
+            Error::data(format!("{}: {}", file.display(), e.message()))
+                .with_hint("secrets (S3 keys, Kafka passwords) belong in the environment, not in vbda.toml")
+        })?;
+        Ok(Self { dir, config_path: Some(file), config })
+    }
+
+    /// A relative path from `vbda.toml` is relative to the project folder.
+    pub fn path_setting(&self, value: &str) -> String {
+        if value.contains("://") || Path::new(value).is_absolute() {
+            return value.to_string();
+        }
+        self.dir.join(value).display().to_string()
+    }
+}
+
+/// Storage settings shared by delta-rs, Polars and aws-sdk-s3.
+#[derive(Debug, Clone, Serialize)]
+pub struct StorageSettings {
+    pub endpoint: Setting<Option<String>>,
+    pub region: Setting<Option<String>>,
+    pub allow_http: Setting<Option<bool>>,
+    /// Shown only as set / unset.
+    pub credentials: BTreeMap<String, String>,
+}
+
+/// Credentials the environment may hold; their values are never shown.
+const SECRET_ENV: [&str; 4] =
+    ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "VBDA_KAFKA_SASL_PASSWORD"];
+
+impl StorageSettings {
+    pub fn resolve(config: &S3Config) -> Result<Self> {
+        let endpoint = resolve(
+            None,
+            "VBDA_S3_ENDPOINT",
+            config.endpoint.clone(),
+            std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()),
+        )?;
+        let region = resolve(
+            None,
+            "VBDA_S3_REGION",
+            config.region.clone(),
+            std::env::var("AWS_REGION").ok().filter(|v| !v.is_empty()),
+        )?;
+        let allow_http = resolve(None, "VBDA_S3_ALLOW_HTTP", config.allow_http, None)?;
+        let credentials = SECRET_ENV
+            .iter()
+            .map(|k| {
+                let shown = if std::env::var_os(k).is_some_and(|v| !v.is_empty()) { "<redacted>" } else { "<unset>" };
+                (k.to_string(), shown.to_string())
+            })
+            .collect();
+        Ok(Self { endpoint, region, allow_http, credentials })
+    }
+
+    /// Options for delta-rs's object store. Keys come from the environment (the AWS chain),
+    /// which delta-rs reads itself; only non-secret settings are passed here.
+    pub fn delta_options(&self) -> HashMap<String, String> {
+        let mut out = HashMap::new();
+        if let Some(e) = &self.endpoint.value {
+            out.insert("AWS_ENDPOINT_URL".into(), e.clone());
+            if e.starts_with("http://") {
+                out.insert("AWS_ALLOW_HTTP".into(), "true".into());
+            }
+        }
+        if let Some(r) = &self.region.value {
+            out.insert("AWS_REGION".into(), r.clone());
+        }
+        if let Some(true) = self.allow_http.value {
+            out.insert("AWS_ALLOW_HTTP".into(), "true".into());
+        }
+        out
+    }
+}
+
+/// Redact values that look like secrets in a command line before it is logged or committed:
+/// `--x-password=...`, `-X sasl.password=...`, anything with `secret`, `password`, `token`, `key=`.
+pub fn redact_args(args: &[String]) -> Vec<String> {
+    let sensitive = |s: &str| {
+        let l = s.to_ascii_lowercase();
+        ["password", "secret", "token", "access_key", "credential"].iter().any(|w| l.contains(w))
+    };
+    let mut out = Vec::with_capacity(args.len());
+    let mut redact_next = false;
+    for arg in args {
+        if redact_next {
+            out.push("<redacted>".to_string());
+            redact_next = false;
+            continue;
+        }
+        match arg.split_once('=') {
+            Some((k, _)) if sensitive(k) => out.push(format!("{k}=<redacted>")),
+            None if arg.starts_with('-') && sensitive(arg) => {
+                out.push(arg.clone());
+                redact_next = true;
+            }
+            _ => out.push(arg.clone()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_secret_looking_arguments() {
+        let args: Vec<String> = ["vbda", "stream", "-X", "sasl.password=hunter2", "--s3-secret", "abc", "--topic", "t"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let shown = redact_args(&args).join(" ");
+        assert!(!shown.contains("hunter2") && !shown.contains("abc"), "{shown}");
+        assert!(shown.contains("--topic t"), "{shown}");
+    }
+
+    #[test]
+    fn flag_beats_env_beats_file_beats_default() {
+        // SAFETY: tests that touch this variable run in this one test only.
+        unsafe { std::env::set_var("VBDA_TEST_PRECEDENCE", "env") };
+        let s = resolve(Some("flag".to_string()), "VBDA_TEST_PRECEDENCE", Some("file".into()), Some("d".into())).unwrap();
+        assert_eq!((s.value.as_deref(), s.source), (Some("flag"), Source::Flag));
+        let s = resolve(None, "VBDA_TEST_PRECEDENCE", Some("file".to_string()), Some("d".into())).unwrap();
+        assert_eq!((s.value.as_deref(), s.source), (Some("env"), Source::Env));
+        unsafe { std::env::remove_var("VBDA_TEST_PRECEDENCE") };
+        let s = resolve(None, "VBDA_TEST_PRECEDENCE", Some("file".to_string()), Some("d".into())).unwrap();
+        assert_eq!((s.value.as_deref(), s.source), (Some("file"), Source::ConfigFile));
+        let s = resolve::<String>(None, "VBDA_TEST_PRECEDENCE", None, Some("d".into())).unwrap();
+        assert_eq!((s.value.as_deref(), s.source), (Some("d"), Source::Default));
+        let bad = resolve::<u64>(None, "PATH", None, None).unwrap_err();
+        assert!(bad.to_string().contains("PATH"), "{bad}");
+    }
+}

@@ -1,0 +1,104 @@
+//! Logging and progress.
+//!
+//! Logs go to stderr as text or JSON lines, fields before the message. Long runs show an
+//! indicatif bar when stderr is a terminal, and a plain log line every few seconds otherwise
+//! (Airflow and cron capture stderr; a bar there would be noise). Standard output is kept for
+//! the run summary, so `--output json` stays parseable.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tracing::info;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Set up tracing. `verbosity`: -1 quiet (errors only), 0 info, 1 debug, 2+ trace.
+/// `RUST_LOG` overrides the level for those who need a module filter.
+pub fn init(format: LogFormat, verbosity: i8) {
+    QUIET.store(verbosity < 0, Ordering::Relaxed);
+    let level = match verbosity {
+        i8::MIN..=-1 => "error",
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    // Our own crate at the chosen level; the libraries one notch quieter unless asked.
+    let default = if verbosity >= 2 { level.to_string() } else { format!("warn,vbda={level}") };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_target(false).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// A progress indicator for a long run: a bar on a terminal, periodic log lines elsewhere.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    what: &'static str,
+    total: u64,
+    done: AtomicU64,
+    last_log: Mutex<Instant>,
+    bytes: bool,
+}
+
+const LOG_EVERY: Duration = Duration::from_secs(5);
+
+impl Progress {
+    /// `total` units of work; `bytes` says whether units are bytes (for display).
+    pub fn new(what: &'static str, total: u64, bytes: bool) -> Self {
+        let bar = (std::io::stderr().is_terminal() && !QUIET.load(Ordering::Relaxed) && total > 0).then(|| {
+            let template = if bytes {
+                "{msg} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})"
+            } else {
+                "{msg} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} ({per_sec}, {eta})"
+            };
+            let bar = ProgressBar::new(total);
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style);
+            }
+            bar.set_message(what);
+            bar
+        });
+        Self { bar, what, total, done: AtomicU64::new(0), last_log: Mutex::new(Instant::now()), bytes }
+    }
+
+    pub fn inc(&self, n: u64) {
+        let done = self.done.fetch_add(n, Ordering::Relaxed) + n;
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+            return;
+        }
+        let Ok(mut last) = self.last_log.try_lock() else { return };
+        if last.elapsed() >= LOG_EVERY {
+            *last = Instant::now();
+            let unit = if self.bytes { "bytes" } else { "items" };
+            info!(what = self.what, done, total = self.total, unit, "Progress.");
+        }
+    }
+
+    pub fn set(&self, done: u64) {
+        let before = self.done.load(Ordering::Relaxed);
+        if done > before {
+            self.inc(done - before);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
