@@ -109,9 +109,12 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct GenerateArgs {
-    /// Output folder; events go to OUT/events/date=D/, the catalog to OUT/content/ [default: ./landing]
+    /// Landing folder for the event files (OUT/date=D/part-N.ndjson) [default: ./landing]
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Where to write the content catalog CSV (for `vbda ingest --content`)
+    #[arg(long, value_name = "FILE", default_value = "content.csv")]
+    content_out: PathBuf,
     /// A day to generate (repeatable) [default: 2025-01-01]
     #[arg(long, value_name = "YYYY-MM-DD")]
     date: Vec<NaiveDate>,
@@ -306,7 +309,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let args = settings::redact_args(&std::env::args().collect::<Vec<_>>());
+    // Recorded in commit info: the program name, not the path it was run from; no secrets.
+    let mut args = settings::redact_args(&std::env::args().collect::<Vec<_>>());
+    if let Some(first) = args.first_mut() {
+        *first = "vbda".into();
+    }
     let output_hint = cli.output.unwrap_or(OutputFormat::Text);
     match run(cli, args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -414,6 +421,7 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             };
             let settings = ops::generate::GenerateSettings {
                 out_dir: a.out.unwrap_or_else(|| PathBuf::from("landing")),
+                content_path: a.content_out,
                 dates,
                 events_per_day: a.events,
                 seed: a.seed,

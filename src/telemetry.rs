@@ -34,7 +34,13 @@ pub fn init(format: LogFormat, verbosity: i8) {
         _ => "trace",
     };
     // Our own crate at the chosen level; the libraries one notch quieter unless asked.
-    let default = if verbosity >= 2 { level.to_string() } else { format!("warn,vbda={level}") };
+    // delta-rs logs expected conditions at WARN/ERROR (a table not created yet, binary columns
+    // without statistics); vbda reports real failures itself, with their causes.
+    let default = if verbosity >= 2 {
+        level.to_string()
+    } else {
+        format!("warn,vbda={level},deltalake_core=off,buoyant_kernel=off,delta_kernel=off")
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);

@@ -407,11 +407,9 @@ async fn outcome(table: &DeltaTable, spec: &TableSpec, rows: u64) -> WriteOutcom
     let version = table.version().map(|v| v as i64).unwrap_or(-1);
     let (mut added, mut removed) = (0, 0);
     if let Some(Ok(info)) = futures::StreamExt::next(&mut table.history(Some(1))).await {
-        let metrics = info.operation_parameters.unwrap_or_default();
-        let _ = metrics;
         if let Some(m) = info.info.get("operationMetrics") {
-            added = m.get("numAddedFiles").and_then(as_u64).unwrap_or(0);
-            removed = m.get("numRemovedFiles").and_then(as_u64).unwrap_or(0);
+            added = m.get("num_added_files").and_then(as_u64).unwrap_or(0);
+            removed = m.get("num_removed_files").and_then(as_u64).unwrap_or(0);
         }
     }
     WriteOutcome { table: spec.id.to_string(), version, rows, files_added: added, files_removed: removed }

@@ -1,1 +1,8 @@
+//! Integration tests: the real `vbda` binary against real Delta tables in temporary folders.
+//! One test binary for every area (see BUILD.md); each area is a module.
 
+mod common;
+
+mod catalog;
+mod cli;
+mod ingest;

@@ -1,8 +1,9 @@
 //! `vbda generate`: realistic, deterministic synthetic player events (DESIGN §2) and a content
 //! catalog, written to a landing folder for `vbda ingest`.
 //!
-//! Layout: `<out_dir>/events/date=YYYY-MM-DD/part-NNNNN.ndjson[.gz]` (or `.csv[.gz]`) and
-//! `<out_dir>/content/content.csv`. Every file is written as `<name>.tmp` and renamed when
+//! Layout: `<out_dir>/date=YYYY-MM-DD/part-NNNNN.ndjson[.gz]` (or `.csv[.gz]`) and the
+//! catalog at `content_path` (default `./content.csv`, outside the landing folder, so that
+//! `vbda ingest` never mistakes it for events). Every file is written as `<name>.tmp` and renamed when
 //! complete, so a reader that skips `*.tmp` never sees half a file. Existing files of the same
 //! names are replaced; other files in the folder are left alone (a rerun with fewer
 //! `files_per_day` leaves the old higher-numbered parts in place).
@@ -58,9 +59,10 @@ pub enum GenerateFormat {
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct GenerateSettings {
-    /// Events go to `<out_dir>/events/date=YYYY-MM-DD/part-NNNNN.<ext>`, the catalog to
-    /// `<out_dir>/content/content.csv`.
+    /// Events go to `<out_dir>/date=YYYY-MM-DD/part-NNNNN.<ext>`.
     pub out_dir: PathBuf,
+    /// The content catalog (CSV).
+    pub content_path: PathBuf,
     /// One or more days (sorted and de-duplicated before use).
     pub dates: Vec<NaiveDate>,
     /// Lines per day, over all of the day's files.
@@ -87,6 +89,7 @@ impl Default for GenerateSettings {
     fn default() -> Self {
         Self {
             out_dir: PathBuf::from("landing"),
+            content_path: PathBuf::from("content.csv"),
             dates: vec![NaiveDate::from_ymd_opt(2025, 1, 1).expect("2025-01-01 is a valid date")],
             events_per_day: 100_000,
             seed: 42,
@@ -147,9 +150,10 @@ pub fn generate(settings: &GenerateSettings, progress: &(dyn Fn(u64) + Sync)) ->
         bad: settings.bad_value_share,
     };
 
-    let content_dir = settings.out_dir.join("content");
-    create_dir(&content_dir)?;
-    let content_path = content_dir.join("content.csv");
+    if let Some(content_dir) = settings.content_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dir(content_dir)?;
+    }
+    let content_path = settings.content_path.clone();
     catalog::write_catalog(&content_path, settings.seed, settings.content_items)?;
 
     let ext = match (settings.format, settings.gzip) {
@@ -161,7 +165,7 @@ pub fn generate(settings: &GenerateSettings, progress: &(dyn Fn(u64) + Sync)) ->
     let files = u64::from(settings.files_per_day);
     let mut jobs = Vec::with_capacity(dates.len() * settings.files_per_day as usize);
     for &date in &dates {
-        let dir = settings.out_dir.join("events").join(format!("date={date}"));
+        let dir = settings.out_dir.join(format!("date={date}"));
         create_dir(&dir)?;
         let day = epoch_day(date);
         for part in 0..settings.files_per_day {

@@ -18,6 +18,7 @@ fn date(s: &str) -> NaiveDate {
 fn base(dir: &Path) -> GenerateSettings {
     GenerateSettings {
         out_dir: dir.to_path_buf(),
+        content_path: dir.join("content/content.csv"),
         dates: vec![date("2025-01-01"), date("2025-01-02")],
         events_per_day: 10_000,
         seed: 7,
@@ -127,6 +128,7 @@ fn same_seed_gives_byte_identical_files() {
     settings.files_per_day = 3;
     let first = run(&settings);
     settings.out_dir = b.path().to_path_buf();
+    settings.content_path = b.path().join("content/content.csv");
     let second = run(&settings);
     assert_eq!(first.files.len(), 6);
     assert_eq!(first.files.len(), second.files.len());
@@ -147,6 +149,7 @@ fn different_seed_gives_different_files() {
     let mut settings = base(a.path());
     let first = run(&settings);
     settings.out_dir = b.path().to_path_buf();
+    settings.content_path = b.path().join("content/content.csv");
     settings.seed = 8;
     let second = run(&settings);
     assert_ne!(contents(&first.files[0].path), contents(&second.files[0].path));
@@ -172,7 +175,7 @@ fn report_counts_match_the_files() {
         let folder = file.path.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).expect("folder");
         assert_eq!(folder, format!("date={}", file.date));
     }
-    assert_eq!(report.files[0].path, dir.path().join("events/date=2025-01-01/part-00000.ndjson"));
+    assert_eq!(report.files[0].path, dir.path().join("date=2025-01-01/part-00000.ndjson"));
 }
 
 #[test]
@@ -487,7 +490,7 @@ fn bad_settings_are_data_errors() {
         assert_eq!(err.kind(), ErrorKind::Data);
         assert!(err.message().contains(words), "{}", err.message());
     }
-    assert!(!dir.path().join("events").exists(), "nothing written for bad settings");
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing written for bad settings");
 }
 
 #[test]

@@ -1,0 +1,176 @@
+//! `vbda ingest`: lossless, each file exactly once, bad files reported without stopping others.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::common::{TestContext, files_under, nonblank_lines, rows_per_file};
+
+fn generate(ctx: &TestContext, args: &[&str]) -> serde_json::Value {
+    let landing = ctx.landing();
+    let mut all = vec!["generate", "--out", landing.to_str().unwrap()];
+    all.extend(args);
+    ctx.run_json(&all)
+}
+
+#[test]
+fn generated_lines_all_land_in_bronze_once_and_a_rerun_adds_nothing() {
+    let ctx = TestContext::new();
+    let generated = generate(
+        &ctx,
+        &["--events", "3000", "--files-per-day", "3", "--date", "2025-01-01", "--date", "2025-01-02",
+          "--malformed-share", "0.02", "--duplicate-share", "0.02", "--late-share", "0.02", "--bad-value-share", "0.02", "--gzip"],
+    );
+    let lines = generated["lines"].as_u64().unwrap();
+    assert_eq!(lines, 6000);
+    assert!(generated["malformed"].as_u64().unwrap() > 0);
+
+    let first = ctx.run_json(&["ingest"]);
+    assert_eq!(first["files_ingested"], 6, "{first}");
+    assert_eq!(first["rows"].as_u64().unwrap(), lines, "every line, malformed included: {first}");
+    let version = first["bronze_version"].as_i64().unwrap();
+
+    let bronze = ctx.bronze();
+    assert_eq!(bronze.height() as u64, lines);
+    // Per file: exactly the file's lines.
+    let per_file = rows_per_file(&bronze);
+    for path in files_under(&ctx.landing()).iter().filter(|p| p.to_string_lossy().contains(".ndjson")) {
+        let uri = format!("file://{}", path.display());
+        assert_eq!(per_file.get(&uri).copied(), Some(nonblank_lines(path)), "{uri}");
+    }
+    // Rows whose time could not be read are flagged with a reason; the rest carry their date.
+    let flagged = bronze.column("event_date_fallback").unwrap().bool().unwrap().sum().unwrap() as u64;
+    let errors = bronze.column("payload_error").unwrap().len() as u64 - bronze.column("payload_error").unwrap().null_count() as u64;
+    assert_eq!(flagged, errors);
+    assert_eq!(flagged, first["rows_without_event_time"].as_u64().unwrap());
+    assert!(flagged >= generated["malformed"].as_u64().unwrap(), "malformed lines have no readable event time");
+
+    let second = ctx.run_json(&["ingest"]);
+    assert_eq!(second["files_ingested"], 0, "{second}");
+    assert_eq!(second["files_already_ingested"], 6);
+    assert_eq!(second["rows"], 0);
+    assert_eq!(second["bronze_version"].as_i64().unwrap(), version, "no commit when nothing is new");
+    assert_eq!(ctx.bronze().height() as u64, lines);
+}
+
+#[test]
+fn bad_files_are_reported_and_the_good_ones_still_land() {
+    let ctx = TestContext::new();
+    let l = ctx.landing();
+    std::fs::write(l.join("good.ndjson"), "{\"event_id\":\"a\",\"event_ts\":\"2025-01-01T10:00:00Z\",\"extra\":{\"k\":1}}\n").unwrap();
+    std::fs::write(l.join("empty.ndjson"), "").unwrap();
+    std::fs::write(l.join("bad.ndjson.gz"), "this is not gzip").unwrap();
+    std::fs::write(l.join("array.json"), "[{\"event_ts\":1735689600000}, {\"event_ts\":\"2025-01-01T23:30:00-05:00\"}]").unwrap();
+    std::fs::write(l.join("broken_array.json"), "[{\"event_ts\":1},").unwrap();
+    std::fs::write(l.join("events.csv"), "event_id,event_ts,playback.position_s\ne1,2025-01-03T00:00:00Z,abc\n").unwrap();
+    std::fs::write(l.join("notes.txt"), "not data").unwrap();
+    // Truncated mid-object (a producer died), invalid UTF-8, and a 1 MB line.
+    let mut f = std::fs::File::create(l.join("mixed.ndjson")).unwrap();
+    f.write_all(b"{\"event_ts\":\"2025-01-01T00:00:00Z\"}\n\xff\xfe\xfd\n").unwrap();
+    let huge = format!("{{\"event_ts\":\"2025-01-01T00:00:00Z\",\"pad\":\"{}\"}}\n", "x".repeat(1 << 20));
+    f.write_all(huge.as_bytes()).unwrap();
+    f.write_all(b"{\"event_ts\":\"2025-01-01T00:0").unwrap();
+    drop(f);
+
+    let out = ctx.run_json(&["ingest"]);
+    let unreadable: Vec<String> = out["files_unreadable"].as_array().unwrap().iter().map(|f| format!("{} {}", f["file"], f["reason"])).collect();
+    assert_eq!(unreadable.len(), 2, "{out}");
+    assert!(unreadable.iter().any(|u| u.contains("bad.ndjson.gz") && u.contains("not a valid gzip file")), "{unreadable:?}");
+    assert!(unreadable.iter().any(|u| u.contains("broken_array.json") && u.contains("not a valid JSON array")), "{unreadable:?}");
+    assert!(out["files_empty"][0].as_str().unwrap().ends_with("empty.ndjson"));
+    assert!(out["files_ignored"][0].as_str().unwrap().ends_with("notes.txt"));
+    assert_eq!(out["files_ingested"], 4);
+    assert_eq!(out["rows"], 1 + 2 + 1 + 4, "{out}");
+
+    let bronze = ctx.bronze();
+    let payloads = bronze.column("payload").unwrap().str().unwrap().clone();
+    let all: Vec<&str> = (0..payloads.len()).map(|i| payloads.get(i).unwrap()).collect();
+    assert!(all.iter().any(|p| p.contains("\"extra\":{\"k\":1}")), "unknown fields are kept");
+    assert!(all.iter().any(|p| p.len() > 1 << 20), "the 1 MB line is kept whole");
+    assert!(all.iter().any(|p| *p == "{\"event_ts\":\"2025-01-01T00:0"), "a truncated line is kept as received");
+    assert!(all.iter().any(|p| p.contains("\"position_s\":\"abc\"")), "CSV cells stay text, nested by dotted names");
+    let raw = bronze.column("payload_bytes").unwrap().binary().unwrap().clone();
+    let kept: Vec<&[u8]> = (0..raw.len()).filter_map(|i| raw.get(i)).collect();
+    assert_eq!(kept, vec![&b"\xff\xfe\xfd"[..]], "invalid UTF-8 is kept byte for byte");
+    // Event dates: UTC of any offset; unreadable -> ingestion date and flagged.
+    let dates = bronze.column("event_date").unwrap().cast(&polars::prelude::DataType::String).unwrap();
+    let dates = dates.str().unwrap().clone();
+    let mut seen: Vec<String> = (0..dates.len()).map(|i| dates.get(i).unwrap().to_string()).collect();
+    seen.sort();
+    seen.dedup();
+    assert!(seen.contains(&"2025-01-02".to_string()), "23:30-05:00 is the next UTC date: {seen:?}");
+    assert!(seen.contains(&"2025-01-03".to_string()), "{seen:?}");
+
+    // Fixing the broken files makes the next run take them, and only them.
+    std::fs::remove_file(l.join("bad.ndjson.gz")).unwrap();
+    std::fs::write(l.join("broken_array.json"), "[{\"event_ts\":1}]").unwrap();
+    let out = ctx.run_json(&["ingest"]);
+    assert_eq!((out["files_ingested"].as_u64(), out["rows"].as_u64()), (Some(1), Some(1)), "{out}");
+    assert!(out["files_empty"].as_array().unwrap().is_empty(), "an empty file is recorded once: {out}");
+}
+
+#[test]
+fn a_changed_file_is_reported_and_reingested_only_when_asked() {
+    let ctx = TestContext::new();
+    let path = ctx.landing().join("a.ndjson");
+    std::fs::write(&path, "{\"event_ts\":1}\n").unwrap();
+    assert_eq!(ctx.run_json(&["ingest"])["rows"], 1);
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&path, "{\"event_ts\":1}\n{\"event_ts\":2}\n").unwrap();
+    let out = ctx.run_json(&["ingest"]);
+    assert_eq!(out["rows"], 0);
+    assert!(out["files_changed"][0].as_str().unwrap().ends_with("a.ndjson"), "{out}");
+    let run = ctx.run(&["ingest"]);
+    assert!(run.stdout.contains("--reingest-changed"), "the text summary says what to do: {}", run.stdout);
+    let out = ctx.run_json(&["ingest", "--reingest-changed"]);
+    assert_eq!(out["rows"], 2);
+    assert_eq!(ctx.run_json(&["ingest"])["files_changed"].as_array().unwrap().len(), 0);
+    assert_eq!(ctx.bronze().height(), 3);
+}
+
+#[test]
+fn a_missing_landing_folder_is_a_clear_error() {
+    let ctx = TestContext::new();
+    let run = ctx.run(&["ingest", "--landing", "/nonexistent/landing"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("landing folder /nonexistent/landing does not exist"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: pass --landing DIR"), "{}", run.stderr);
+}
+
+/// SIGKILL at random moments, then rerun until done: every file is in bronze exactly once.
+#[test]
+fn killed_at_any_moment_then_rerun_every_file_lands_exactly_once() {
+    let ctx = TestContext::new();
+    generate(&ctx, &["--events", "20000", "--files-per-day", "40", "--malformed-share", "0.01"]);
+    let files: Vec<_> = files_under(&ctx.landing()).into_iter().filter(|p| p.to_string_lossy().contains(".ndjson")).collect();
+    assert_eq!(files.len(), 40);
+
+    // Deterministic "random" kill delays spread over a run's length (a few seconds in debug).
+    let mut seed = 0x9e3779b97f4a7c15u64;
+    let mut killed_mid_run = 0;
+    for _ in 0..6 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_millis(200 + seed % 2500);
+        let mut child = ctx.vbda().args(["ingest", "--batch-rows", "400", "-q"]).spawn().unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed_mid_run += 1;
+        }
+        child.wait().unwrap();
+    }
+    let out = ctx.run_json(&["ingest", "--batch-rows", "400"]);
+    assert!(out["files_unreadable"].as_array().unwrap().is_empty());
+    assert!(killed_mid_run > 0, "at least one run must have been killed mid-way");
+
+    let bronze = ctx.bronze();
+    let per_file = rows_per_file(&bronze);
+    assert_eq!(per_file.len(), 40, "every file is in bronze");
+    for path in &files {
+        let uri = format!("file://{}", path.display());
+        assert_eq!(per_file.get(&uri).copied(), Some(nonblank_lines(path)), "{uri} must be in bronze exactly once");
+    }
+    let again = ctx.run_json(&["ingest"]);
+    assert_eq!((again["rows"].as_u64(), again["files_already_ingested"].as_u64()), (Some(0), Some(40)));
+}
