@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# From nothing to a bronze table: build vbda, generate a day of player events, ingest them,
+# and show the lakehouse. Everything goes under ./quickstart (delete it to start over).
+# Usage: scripts/quickstart.sh [events-per-day]   (VBDA_PROFILE=release for an optimised build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+source scripts/env.sh
+profile="${VBDA_PROFILE:-dev}"
+cargo build --locked --profile "$profile" --bin vbda
+dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
+vbda="$CARGO_TARGET_DIR/$dir/vbda"
+events="${1:-200000}"
+
+mkdir -p quickstart && cd quickstart
+export VBDA_PROJECT="$root" VBDA_LAKEHOUSE="$PWD/lakehouse" VBDA_LANDING="$PWD/landing"
+"$vbda" generate --out landing --content-out content.csv --date 2025-01-01 --events "$events" --files-per-day 4 \
+  --malformed-share 0.01 --duplicate-share 0.01 --late-share 0.01 --bad-value-share 0.01
+"$vbda" ingest
+"$vbda" ingest   # a second run finds nothing new
+"$vbda" tables
