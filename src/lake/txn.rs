@@ -81,32 +81,70 @@ pub async fn app_transactions(table: &DeltaTable) -> Result<HashMap<String, i64>
         None => 0,
     };
     for v in first_commit..=version {
-        let path = log.clone().join(format!("{v:020}.json"));
-        let bytes = store
-            .as_ref()
-            .get(&path)
-            .await
-            .env_err(|| format!("cannot read Delta commit {path}"))?
-            .bytes()
-            .await
-            .env_err(|| format!("cannot read Delta commit {path}"))?;
-        for line in bytes.split(|b| *b == b'\n') {
-            // Cheap filter: most lines are add/remove/commitInfo actions.
-            if !line.starts_with(b"{\"txn\"") && !contains(line, b"\"txn\"") {
-                continue;
+        read_commit_txns(store.as_ref(), v, &mut txns).await?;
+    }
+    Ok(txns)
+}
+
+/// The application transactions of a table as of a version, kept up to date cheaply: after
+/// the table moves on, only the new commits are read.
+#[derive(Debug, Clone, Default)]
+pub struct RecordedTransactions {
+    pub versions: HashMap<String, i64>,
+    /// The table version these transactions are complete for (None: empty table).
+    pub as_of: Option<i64>,
+}
+
+impl RecordedTransactions {
+    pub async fn load(table: &DeltaTable) -> Result<Self> {
+        Ok(Self { versions: app_transactions(table).await?, as_of: table.version().map(|v| v as i64) })
+    }
+
+    /// Bring the set up to the table's loaded version.
+    pub async fn refresh(&mut self, table: &DeltaTable) -> Result<()> {
+        let Some(target) = table.version().map(|v| v as i64) else { return Ok(()) };
+        let Some(from) = self.as_of else {
+            *self = Self::load(table).await?;
+            return Ok(());
+        };
+        let store = table.log_store().object_store(None);
+        for v in from + 1..=target {
+            if read_commit_txns(store.as_ref(), v, &mut self.versions).await.is_err() {
+                // The commit's JSON may have been cleaned up after a checkpoint: replay anew.
+                *self = Self::load(table).await?;
+                return Ok(());
             }
-            let action: serde_json::Value = serde_json::from_slice(line)
-                .data_err(|| format!("Delta commit {path} holds a line that is not JSON"))?;
-            if let Some(txn) = action.get("txn") {
-                let app = txn.get("appId").and_then(|v| v.as_str());
-                let ver = txn.get("version").and_then(|v| v.as_i64());
-                if let (Some(app), Some(ver)) = (app, ver) {
-                    txns.insert(app.to_string(), ver);
-                }
+        }
+        self.as_of = Some(target);
+        Ok(())
+    }
+}
+
+async fn read_commit_txns(store: &dyn ObjectStore, version: i64, txns: &mut HashMap<String, i64>) -> Result<()> {
+    let path = Path::from("_delta_log").join(format!("{version:020}.json"));
+    let bytes = store
+        .get(&path)
+        .await
+        .env_err(|| format!("cannot read Delta commit {path}"))?
+        .bytes()
+        .await
+        .env_err(|| format!("cannot read Delta commit {path}"))?;
+    for line in bytes.split(|b| *b == b'\n') {
+        // Cheap filter: most lines are add/remove/commitInfo actions.
+        if !contains(line, b"\"txn\"") {
+            continue;
+        }
+        let action: serde_json::Value = serde_json::from_slice(line)
+            .data_err(|| format!("Delta commit {path} holds a line that is not JSON"))?;
+        if let Some(txn) = action.get("txn") {
+            let app = txn.get("appId").and_then(|v| v.as_str());
+            let ver = txn.get("version").and_then(|v| v.as_i64());
+            if let (Some(app), Some(ver)) = (app, ver) {
+                txns.insert(app.to_string(), ver);
             }
         }
     }
-    Ok(txns)
+    Ok(())
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

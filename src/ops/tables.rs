@@ -53,7 +53,11 @@ pub fn list_text(r: &TablesReport) -> String {
     ));
     for t in &r.tables {
         let version = t.stats.version.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
-        let rows = t.stats.rows.map(|v| v.to_string()).unwrap_or_else(|| "?".into());
+        let rows = match (t.created, t.stats.rows) {
+            (false, _) => "-".to_string(),
+            (true, Some(v)) => v.to_string(),
+            (true, None) => "?".to_string(),
+        };
         out.push_str(&format!(
             "{:<36} {:>8} {:>7} {:>12} {:>12}  {}\n",
             t.table, version, t.stats.files, t.stats.bytes, rows, t.location

@@ -128,16 +128,15 @@ pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettin
     let objects = landing.list().await?;
     report.files_seen = objects.len() as u64;
 
-    // Plan against what is recorded; re-planned after a commit conflict.
-    let mut attempts = 0;
+    // Plan against what is recorded; each commit re-checks against its own snapshot.
     let mut pending: Vec<(LandingObject, FileFormat, bool)> = Vec::new();
-    let recorded = lake::txn::app_transactions(&table).await?;
+    let recorded = lake::txn::RecordedTransactions::load(&table).await?;
     for object in objects {
         let Some((format, gzip)) = FileFormat::from_name(&object.relative) else {
             report.files_ignored.push(object.uri.clone());
             continue;
         };
-        match recorded.get(&app_id(&object)) {
+        match recorded.versions.get(&app_id(&object)) {
             Some(v) if *v == file_version(&object) => report.files_already_ingested += 1,
             Some(_) if !settings.reingest_changed => {
                 warn!(file = %object.uri, "File changed since it was ingested; skipped (use --reingest-changed).");
@@ -152,68 +151,121 @@ pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettin
     }
     let progress = Progress::new("ingest", pending.iter().map(|(o, _, _)| o.size).sum(), true);
     let batch_id = format!("ingest-{}", uuid::Uuid::new_v4());
-    let mut batch = BronzeBatch::new(&batch_id);
-    let mut files_in_batch: Vec<(LandingObject, u64)> = Vec::new();
 
-    let mut queue = std::collections::VecDeque::from(pending);
-    while let Some((object, format, gzip)) = queue.pop_front() {
-        let bytes = landing.read(&object).await?;
+    // Several ingests may share one landing zone; each starts at its own place in the list so
+    // that they mostly take different files instead of colliding on the same ones.
+    if !pending.is_empty() {
+        let start = (uuid::Uuid::new_v4().as_u128() % pending.len() as u128) as usize;
+        pending.rotate_left(start);
+    }
+    let mut recorded = recorded;
+    let mut files: Vec<ReadFile> = Vec::new();
+    let (mut rows, mut bytes) = (0usize, 0usize);
+    let last = pending.len();
+    for (i, (object, format, gzip)) in pending.into_iter().enumerate() {
+        let content = landing.read(&object).await?;
         progress.inc(object.size);
-        match parse::parse_file(&bytes, format, gzip) {
-            Err(reason) if reason == "the file is empty" => {
-                report.files_empty.push(object.uri.clone());
-                files_in_batch.push((object, 0));
-            }
+        match parse::parse_file(&content, format, gzip) {
+            Err(reason) if reason == "the file is empty" => files.push(ReadFile { object, format, records: Vec::new() }),
             Err(reason) => {
                 warn!(file = %object.uri, %reason, "Cannot read landing file; skipped, nothing of it committed.");
                 report.files_unreadable.push(SkippedFile { file: object.uri.clone(), reason });
             }
             Ok(parsed) => {
                 report.blank_lines += parsed.blank_lines;
-                let rows = parsed.records.len() as u64;
-                batch.push_file(&object.uri, format, parsed.records);
-                files_in_batch.push((object, rows));
+                rows += parsed.records.len();
+                bytes += parsed.records.iter().map(|r| r.payload.len()).sum::<usize>();
+                files.push(ReadFile { object, format, records: parsed.records });
             }
         }
-        let full = batch.rows() >= settings.batch_rows || batch.payload_size >= settings.batch_bytes;
-        if (full || queue.is_empty()) && !files_in_batch.is_empty() {
-            let committed = commit_batch(&mut table, spec, &mut batch, &files_in_batch, settings, &batch_id).await;
-            match committed {
-                Ok(outcome) => {
-                    report.files_ingested += files_in_batch.len() as u64 - files_in_batch.iter().filter(|(_, r)| *r == 0).count() as u64;
-                    report.rows += outcome.rows;
-                    report.rows_without_event_time += batch.fallback_rows;
-                    info!(table = BRONZE, version = outcome.version, rows = outcome.rows, files = files_in_batch.len(), "Committed ingest batch.");
-                    report.commits.push(outcome);
-                    files_in_batch.clear();
-                    batch = BronzeBatch::new(&batch_id);
-                }
-                Err(e) if is_concurrent_ingest(&e) && attempts < 5 => {
-                    // Another ingest recorded some of these files first: re-read what is
-                    // recorded and put back only the files still missing.
-                    attempts += 1;
-                    warn!(attempt = attempts, "Another ingest committed some of these files; re-planning.");
-                    table.update_state().await.map_err(|e| crate::error::from_delta(e, "cannot reload bronze"))?;
-                    let recorded = lake::txn::app_transactions(&table).await?;
-                    for (object, _) in files_in_batch.drain(..).rev() {
-                        if recorded.get(&app_id(&object)) != Some(&file_version(&object)) {
-                            let (format, gzip) = FileFormat::from_name(&object.relative).expect("planned files have a format");
-                            queue.push_front((object, format, gzip));
-                        } else {
-                            report.files_already_ingested += 1;
-                        }
-                    }
-                    report.files_empty.retain(|f| queue.iter().any(|(o, _, _)| &o.uri == f));
-                    batch = BronzeBatch::new(&batch_id);
-                }
-                Err(e) => return Err(e),
-            }
+        let full = rows >= settings.batch_rows || bytes >= settings.batch_bytes;
+        if (full || i + 1 == last) && !files.is_empty() {
+            commit_files(&mut table, spec, &mut recorded, std::mem::take(&mut files), settings, &batch_id, &mut report).await?;
+            (rows, bytes) = (0, 0);
         }
     }
     progress.finish();
     report.bronze_version = table.version().map(|v| v as i64);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// A landing file read and parsed, waiting for its commit.
+struct ReadFile {
+    object: LandingObject,
+    format: FileFormat,
+    records: Vec<Record>,
+}
+
+/// Commit `files` to bronze, each exactly once.
+///
+/// Delta checks application transactions only against commits made after the snapshot a
+/// writer read, so before every attempt the files already recorded in that snapshot (by
+/// another ingest) are dropped; a file another ingest records after it is caught by Delta's
+/// conflict check, and the attempt is retried from a fresh snapshot.
+async fn commit_files(
+    table: &mut deltalake::DeltaTable,
+    spec: &TableSpec,
+    recorded: &mut lake::txn::RecordedTransactions,
+    mut files: Vec<ReadFile>,
+    settings: &IngestSettings,
+    batch_id: &str,
+    report: &mut IngestReport,
+) -> Result<()> {
+    let mut conflicts = 0;
+    loop {
+        recorded.refresh(table).await?;
+        let before = files.len();
+        files.retain(|f| recorded.versions.get(&app_id(&f.object)) != Some(&file_version(&f.object)));
+        report.files_already_ingested += (before - files.len()) as u64;
+        if files.is_empty() {
+            return Ok(());
+        }
+        let mut batch = BronzeBatch::new(batch_id);
+        for f in &files {
+            batch.push_file(&f.object.uri, f.format, &f.records);
+        }
+        let listed: Vec<(LandingObject, u64)> = files.iter().map(|f| (f.object.clone(), f.records.len() as u64)).collect();
+        match commit_batch(table, spec, &mut batch, &listed, settings, batch_id).await {
+            Ok(outcome) => {
+                for (object, rows) in &listed {
+                    if *rows == 0 {
+                        report.files_empty.push(object.uri.clone());
+                    } else {
+                        report.files_ingested += 1;
+                    }
+                }
+                report.rows += outcome.rows;
+                report.rows_without_event_time += batch.fallback_rows;
+                info!(table = BRONZE, version = outcome.version, rows = outcome.rows, files = listed.len(), "Committed ingest batch.");
+                report.commits.push(outcome);
+                return Ok(());
+            }
+            Err(e) if is_concurrent_ingest(&e) => {
+                conflicts += 1;
+                if conflicts > MAX_CONSECUTIVE_CONFLICTS {
+                    return Err(Error::environment(format!(
+                        "gave up after {MAX_CONSECUTIVE_CONFLICTS} commit conflicts in a row with other ingests"
+                    ))
+                    .with_source(e)
+                    .with_hint("another `vbda ingest` is taking the same files; run again once it is done"));
+                }
+                warn!(attempt = conflicts, "Another ingest committed some of these files; retrying from a fresh snapshot.");
+                tokio::time::sleep(backoff(conflicts)).await;
+                table.update_state().await.map_err(|e| crate::error::from_delta(e, "cannot reload bronze"))?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+const MAX_CONSECUTIVE_CONFLICTS: u32 = 20;
+
+/// 50 ms doubling to 2 s, with jitter so racing processes fall out of step.
+fn backoff(attempt: u32) -> std::time::Duration {
+    let base = 50u64.saturating_mul(1 << attempt.min(6)).min(2_000);
+    let jitter = (uuid::Uuid::new_v4().as_u128() % (base as u128 / 2 + 1)) as u64;
+    std::time::Duration::from_millis(base / 2 + jitter)
 }
 
 fn is_concurrent_ingest(err: &Error) -> bool {
@@ -298,7 +350,7 @@ impl BronzeBatch {
         self.rows
     }
 
-    fn push_file(&mut self, uri: &str, format: FileFormat, records: Vec<Record>) {
+    fn push_file(&mut self, uri: &str, format: FileFormat, records: &[Record]) {
         for record in records {
             self.payload_size += record.payload.len();
             self.payload.append_value(&record.payload);
@@ -307,11 +359,11 @@ impl BronzeBatch {
             self.event_id.append_option(record.event_id.as_deref());
             self.source_file.append_value(uri);
             self.source_line.append_value(record.line);
-            let date = match record.event_date {
+            let date = match &record.event_date {
                 Ok(date) => {
                     self.payload_error.append_null();
                     self.event_date_fallback.append_value(false);
-                    date
+                    *date
                 }
                 Err(reason) => {
                     self.payload_error.append_value(reason);
