@@ -167,7 +167,7 @@ enum GenFormat {
 
 #[derive(Debug, Args)]
 struct IngestArgs {
-    /// Landing folder (or s3://bucket/prefix) [env: VBDA_LANDING] [vbda.toml: ingest.landing] [default: ./landing]
+    /// Landing folder (s3://bucket/prefix: issue 7) [env: VBDA_LANDING] [vbda.toml: ingest.landing] [default: ./landing]
     #[arg(long, value_name = "DIR|URL")]
     landing: Option<String>,
     /// Also ingest files that changed since they were ingested (as new data)
@@ -310,7 +310,8 @@ pub fn main() -> ExitCode {
         }
     };
     // Recorded in commit info: the program name, not the path it was run from; no secrets.
-    let mut args = settings::redact_args(&std::env::args().collect::<Vec<_>>());
+    let raw: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut args = settings::redact_args(&raw);
     if let Some(first) = args.first_mut() {
         *first = "vbda".into();
     }
@@ -331,7 +332,8 @@ fn run(cli: Cli, args: Vec<String>) -> std::result::Result<(), (Error, Option<Ou
     let verbosity = if cli.quiet { -1 } else { cli.verbose as i8 };
     telemetry::init(globals.log_format.value.unwrap_or(LogFormat::Text), verbosity);
     if cli.show_settings {
-        let text = serde_json::to_string_pretty(&globals).unwrap_or_default();
+        let mut text = serde_json::to_string_pretty(&globals).unwrap_or_default();
+        text = text.lines().map(settings::redact_url_userinfo).collect::<Vec<_>>().join("\n");
         print_stdout(&text);
         return Ok(());
     }
@@ -346,7 +348,12 @@ fn run(cli: Cli, args: Vec<String>) -> std::result::Result<(), (Error, Option<Ou
                 OutputFormat::Json => print_stdout(&report.json),
                 OutputFormat::Text => print_stdout(&report.text),
             }
-            Ok(())
+            match report.failure {
+                // The summary (with `ok: true` for the work done) is already out; the error
+                // goes to stderr and sets the exit code.
+                Some(e) => Err((e, Some(OutputFormat::Text))),
+                None => Ok(()),
+            }
         }
         Err(e) => Err((e, Some(output))),
     }
@@ -395,6 +402,8 @@ fn parse_opt<T: std::str::FromStr<Err = String>>(v: &Option<String>, key: &str) 
 pub struct Rendered {
     text: String,
     json: String,
+    /// A run that did its work but must still fail (printed after the summary).
+    failure: Option<Error>,
 }
 
 fn render<T: Serialize>(command: &str, report: &T, text: String) -> Rendered {
@@ -403,7 +412,7 @@ fn render<T: Serialize>(command: &str, report: &T, text: String) -> Rendered {
         map.insert("command".into(), command.into());
         map.insert("ok".into(), true.into());
     }
-    Rendered { text, json: value.to_string() }
+    Rendered { text, json: value.to_string(), failure: None }
 }
 
 async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings, args: Vec<String>) -> Result<Rendered> {
@@ -439,7 +448,7 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
                 bad_value_share: a.bad_value_share,
             };
             let started = std::time::Instant::now();
-            let total = settings.events_per_day * settings.dates.len() as u64;
+            let total = settings.events_per_day.saturating_mul(settings.dates.len() as u64);
             let progress = telemetry::Progress::new("generate", total, false);
             let report = tokio::task::block_in_place(|| ops::generate::generate(&settings, &|n| progress.set(n)))?;
             progress.finish();
@@ -480,7 +489,9 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             let catalog = catalog()?;
             let report = ops::ingest::ingest(&lakehouse()?, &catalog, &settings).await?;
             let text = ops::ingest_summary(&report);
-            Ok(render("ingest", &report, text))
+            let mut rendered = render("ingest", &report, text);
+            rendered.failure = ops::ingest_problems(&report, settings.reingest_changed);
+            Ok(rendered)
         }
         Command::Tables => {
             let report = ops::tables::list(&lakehouse()?, &catalog()?).await?;

@@ -136,14 +136,27 @@ where
     }
 }
 
-/// Delta errors: most are the environment's (storage), a few are the table's or the user's.
+/// Delta errors: storage and transport failures are the environment's (exit 3, retry); the
+/// variants that describe a wrong table, schema or input are the data's (exit 1). Anything not
+/// known to be the data's counts as the environment's, so a scheduler retries rather than
+/// giving up on a flaky store.
 pub fn from_delta(err: deltalake::DeltaTableError, what: impl Into<String>) -> Error {
     use deltalake::DeltaTableError as D;
     let what = what.into();
     match &err {
-        D::ObjectStore { .. } | D::Io { .. } | D::GenericError { .. } | D::Transaction { .. } => {
-            Error::environment(what).with_source(err)
-        }
-        _ => Error::data(what).with_source(err),
+        D::SchemaMismatch { .. }
+        | D::InvalidData { .. }
+        | D::PartitionError { .. }
+        | D::InvalidPartitionFilter { .. }
+        | D::MetadataError(_)
+        | D::MissingFeature { .. }
+        | D::InvalidTableLocation(_)
+        | D::NotATable(_)
+        | D::InvalidDateTimeString { .. }
+        | D::InvalidVersion(_)
+        | D::UnsupportedColumnMapping { .. } => Error::data(what).with_source(err),
+        // Rows that break a write's constraint (replaceWhere, CHECK) come back as text.
+        D::Generic(msg) if msg.contains("Invalid data found") => Error::data(what).with_source(err),
+        _ => Error::environment(what).with_source(err),
     }
 }

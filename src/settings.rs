@@ -208,7 +208,8 @@ impl StorageSettings {
 pub fn redact_args(args: &[String]) -> Vec<String> {
     let sensitive = |s: &str| {
         let l = s.to_ascii_lowercase();
-        ["password", "secret", "token", "access_key", "credential"].iter().any(|w| l.contains(w))
+        ["password", "secret", "token", "access_key", "credential", "key="].iter().any(|w| l.contains(w))
+            || l.ends_with("key")
     };
     let mut out = Vec::with_capacity(args.len());
     let mut redact_next = false;
@@ -224,10 +225,21 @@ pub fn redact_args(args: &[String]) -> Vec<String> {
                 out.push(arg.clone());
                 redact_next = true;
             }
-            _ => out.push(arg.clone()),
+            _ => out.push(redact_url_userinfo(arg)),
         }
     }
     out
+}
+
+/// `s3://user:pass@host/x` -> `s3://<redacted>@host/x`: credentials inside URLs are never shown.
+pub fn redact_url_userinfo(text: &str) -> String {
+    let Some(scheme_end) = text.find("://") else { return text.to_string() };
+    let rest = &text[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}://<redacted>@{}", &text[..scheme_end], &rest[at + 1..]),
+        None => text.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -243,6 +255,14 @@ mod tests {
         let shown = redact_args(&args).join(" ");
         assert!(!shown.contains("hunter2") && !shown.contains("abc"), "{shown}");
         assert!(shown.contains("--topic t"), "{shown}");
+    }
+
+    #[test]
+    fn redacts_credentials_inside_urls() {
+        assert_eq!(redact_url_userinfo("http://user:pw@minio:9000/b"), "http://<redacted>@minio:9000/b");
+        assert_eq!(redact_url_userinfo("s3://bucket/a@b"), "s3://bucket/a@b");
+        let shown = redact_args(&["--lakehouse".into(), "s3://k:s@h/p".into()]).join(" ");
+        assert!(!shown.contains("k:s"), "{shown}");
     }
 
     #[test]

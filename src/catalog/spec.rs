@@ -266,6 +266,9 @@ pub(super) fn parse_table(path: &Path, id: TableId) -> Result<TableSpec, Vec<Str
             problems.push(format!("{at}: key column `{k}` is not a column"));
         }
     }
+    if file.retention.checkpoint_interval == 0 || file.retention.log_days == 0 {
+        problems.push(format!("{at}: retention.checkpoint_interval and retention.log_days must be at least 1"));
+    }
     if file.retention.hours < file.retention.min_hours {
         problems.push(format!(
             "{at}: retention.hours ({}) is below retention.min_hours ({})",

@@ -29,8 +29,34 @@ pub fn ingest_summary(r: &ingest::IngestReport) -> String {
     for f in &r.files_unreadable {
         out.push_str(&format!("\nunreadable, not ingested: {}: {}", f.file, f.reason));
     }
+    for f in &r.files_in_flight {
+        out.push_str(&format!("\nstill being written or gone, left for the next run: {f}"));
+    }
     for f in &r.files_ignored {
         out.push_str(&format!("\nignored (not .ndjson/.jsonl/.json/.csv/.parquet, optionally .gz): {f}"));
     }
     out
+}
+
+/// Ingest commits what it can, then fails the run (exit 1) when input needs a person:
+/// unreadable files, or changed files left alone. Schedulers see it; nothing is lost.
+pub fn ingest_problems(r: &ingest::IngestReport, reingest_changed: bool) -> Option<crate::Error> {
+    let changed = if reingest_changed { 0 } else { r.files_changed.len() };
+    let unreadable = r.files_unreadable.len();
+    if changed == 0 && unreadable == 0 {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if unreadable > 0 {
+        parts.push(format!("{unreadable} landing file(s) could not be read"));
+    }
+    if changed > 0 {
+        parts.push(format!("{changed} file(s) changed since they were ingested and were skipped"));
+    }
+    let hint = if changed > 0 && unreadable == 0 {
+        "inspect the changed files; `vbda ingest --reingest-changed` appends their current content"
+    } else {
+        "fix or remove the files listed above; the readable files were committed, and the next run retries the rest"
+    };
+    Some(crate::Error::data(format!("{}; everything else was committed", parts.join(" and "))).with_hint(hint))
 }

@@ -54,6 +54,16 @@ impl TestContext {
         serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", run.stdout))
     }
 
+    /// Run with `--output json`, expect `code`; return the summary on stdout.
+    pub fn run_json_code(&self, args: &[&str], code: i32) -> (serde_json::Value, String) {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        let run = self.run(&all);
+        assert_eq!(run.code, code, "vbda {args:?}:\n{}", run.stderr);
+        let first = run.stdout.lines().next().unwrap_or_default();
+        (serde_json::from_str(first).unwrap_or_else(|e| panic!("not JSON ({e}): {}", run.stdout)), run.stderr)
+    }
+
     /// All of bronze as a DataFrame.
     pub fn bronze(&self) -> DataFrame {
         let catalog = Catalog::load(&project_dir()).unwrap();
@@ -123,4 +133,10 @@ pub fn rows_per_file(df: &DataFrame) -> std::collections::BTreeMap<String, u64> 
         *out.entry(files.get(i).unwrap_or("<null>").to_string()).or_insert(0) += 1;
     }
     out
+}
+
+/// Set a file's modification time to `hours` ago.
+pub fn age(path: &Path, hours: u32) {
+    let status = Command::new("touch").arg("-d").arg(format!("{hours} hours ago")).arg(path).status().unwrap();
+    assert!(status.success());
 }

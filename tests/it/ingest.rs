@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::common::{TestContext, files_under, nonblank_lines, rows_per_file};
+use crate::common::{TestContext, age, files_under, nonblank_lines, rows_per_file};
 
 fn generate(ctx: &TestContext, args: &[&str]) -> serde_json::Value {
     let landing = ctx.landing();
@@ -58,6 +58,9 @@ fn bad_files_are_reported_and_the_good_ones_still_land() {
     let l = ctx.landing();
     std::fs::write(l.join("good.ndjson"), "{\"event_id\":\"a\",\"event_ts\":\"2025-01-01T10:00:00Z\",\"extra\":{\"k\":1}}\n").unwrap();
     std::fs::write(l.join("empty.ndjson"), "").unwrap();
+    age(&l.join("empty.ndjson"), 2);
+    std::fs::write(l.join("just_created.ndjson"), "").unwrap();
+    std::fs::write(l.join("bom.ndjson"), "\u{feff}{\"event_ts\":\"2025-01-01T00:00:00Z\"}\n").unwrap();
     std::fs::write(l.join("bad.ndjson.gz"), "this is not gzip").unwrap();
     std::fs::write(l.join("array.json"), "[{\"event_ts\":1735689600000}, {\"event_ts\":\"2025-01-01T23:30:00-05:00\"}]").unwrap();
     std::fs::write(l.join("broken_array.json"), "[{\"event_ts\":1},").unwrap();
@@ -71,15 +74,18 @@ fn bad_files_are_reported_and_the_good_ones_still_land() {
     f.write_all(b"{\"event_ts\":\"2025-01-01T00:0").unwrap();
     drop(f);
 
-    let out = ctx.run_json(&["ingest"]);
+    let (out, stderr) = ctx.run_json_code(&["ingest"], 1);
+    assert!(stderr.contains("error: 2 landing file(s) could not be read; everything else was committed"), "{stderr}");
+    assert!(out["files_in_flight"][0].as_str().unwrap().ends_with("just_created.ndjson"), "a fresh empty file waits: {out}");
     let unreadable: Vec<String> = out["files_unreadable"].as_array().unwrap().iter().map(|f| format!("{} {}", f["file"], f["reason"])).collect();
     assert_eq!(unreadable.len(), 2, "{out}");
     assert!(unreadable.iter().any(|u| u.contains("bad.ndjson.gz") && u.contains("not a valid gzip file")), "{unreadable:?}");
     assert!(unreadable.iter().any(|u| u.contains("broken_array.json") && u.contains("not a valid JSON array")), "{unreadable:?}");
     assert!(out["files_empty"][0].as_str().unwrap().ends_with("empty.ndjson"));
     assert!(out["files_ignored"][0].as_str().unwrap().ends_with("notes.txt"));
-    assert_eq!(out["files_ingested"], 4);
-    assert_eq!(out["rows"], 1 + 2 + 1 + 4, "{out}");
+    assert_eq!(out["files_ingested"], 5);
+    assert_eq!(out["rows"], 1 + 2 + 1 + 4 + 1, "{out}");
+    assert_eq!(out["rows_without_event_time"], 2, "invalid UTF-8 and truncated; the BOM line is read: {out}");
 
     let bronze = ctx.bronze();
     let payloads = bronze.column("payload").unwrap().str().unwrap().clone();
@@ -103,6 +109,7 @@ fn bad_files_are_reported_and_the_good_ones_still_land() {
     // Fixing the broken files makes the next run take them, and only them.
     std::fs::remove_file(l.join("bad.ndjson.gz")).unwrap();
     std::fs::write(l.join("broken_array.json"), "[{\"event_ts\":1}]").unwrap();
+    std::fs::remove_file(l.join("just_created.ndjson")).unwrap();
     let out = ctx.run_json(&["ingest"]);
     assert_eq!((out["files_ingested"].as_u64(), out["rows"].as_u64()), (Some(1), Some(1)), "{out}");
     assert!(out["files_empty"].as_array().unwrap().is_empty(), "an empty file is recorded once: {out}");
@@ -116,10 +123,12 @@ fn a_changed_file_is_reported_and_reingested_only_when_asked() {
     assert_eq!(ctx.run_json(&["ingest"])["rows"], 1);
     std::thread::sleep(Duration::from_millis(20));
     std::fs::write(&path, "{\"event_ts\":1}\n{\"event_ts\":2}\n").unwrap();
-    let out = ctx.run_json(&["ingest"]);
+    let (out, stderr) = ctx.run_json_code(&["ingest"], 1);
     assert_eq!(out["rows"], 0);
     assert!(out["files_changed"][0].as_str().unwrap().ends_with("a.ndjson"), "{out}");
+    assert!(stderr.contains("hint: inspect the changed files; `vbda ingest --reingest-changed`"), "{stderr}");
     let run = ctx.run(&["ingest"]);
+    assert_eq!(run.code, 1);
     assert!(run.stdout.contains("--reingest-changed"), "the text summary says what to do: {}", run.stdout);
     let out = ctx.run_json(&["ingest", "--reingest-changed"]);
     assert_eq!(out["rows"], 2);
@@ -147,6 +156,9 @@ fn killed_at_any_moment_then_rerun_every_file_lands_exactly_once() {
     // Deterministic "random" kill delays spread over a run's length (a few seconds in debug).
     let mut seed = 0x9e3779b97f4a7c15u64;
     let mut killed_mid_run = 0;
+    let mut partial = 0;
+    let log = ctx.lakehouse().join("bronze/video_events/_delta_log");
+    let commits = || std::fs::read_dir(&log).map(|d| d.filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".json")).count()).unwrap_or(0);
     for _ in 0..6 {
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -157,12 +169,18 @@ fn killed_at_any_moment_then_rerun_every_file_lands_exactly_once() {
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             killed_mid_run += 1;
+            // Version 0 creates the table; 40 files make 40 more commits when all is done.
+            let n = commits();
+            if n > 1 && n < 41 {
+                partial += 1;
+            }
         }
         child.wait().unwrap();
     }
     let out = ctx.run_json(&["ingest", "--batch-rows", "400"]);
     assert!(out["files_unreadable"].as_array().unwrap().is_empty());
     assert!(killed_mid_run > 0, "at least one run must have been killed mid-way");
+    assert!(partial > 0, "at least one kill must land between commits of a run");
 
     let bronze = ctx.bronze();
     let per_file = rows_per_file(&bronze);
@@ -197,6 +215,23 @@ fn parquet_rows_land_as_json_payloads() {
     assert_eq!(formats, "parquet");
     assert_eq!(bronze.column("event_id").unwrap().str().unwrap().get(1), Some("p2"));
     assert_eq!(bronze.column("event_date_fallback").unwrap().bool().unwrap().sum(), Some(0));
+}
+
+#[test]
+fn parquet_naive_timestamps_are_utc_and_binary_columns_are_refused() {
+    use polars::prelude::*;
+    let ctx = TestContext::new();
+    let ts = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap().and_hms_opt(23, 0, 0).unwrap();
+    let mut df = df!("event_id" => ["t1"], "event_ts" => [ts]).unwrap();
+    ParquetWriter::new(std::fs::File::create(ctx.landing().join("ts.parquet")).unwrap()).finish(&mut df).unwrap();
+    let mut df = df!("event_id" => ["b1"]).unwrap();
+    df.with_column(Series::new("blob".into(), [&b"\x00\x01"[..]]).into_column()).unwrap();
+    ParquetWriter::new(std::fs::File::create(ctx.landing().join("bin.parquet")).unwrap()).finish(&mut df).unwrap();
+    let (out, _) = ctx.run_json_code(&["ingest"], 1);
+    assert_eq!(out["rows"], 1, "{out}");
+    assert_eq!(out["rows_without_event_time"], 0, "naive timestamps read as UTC: {out}");
+    let reason = out["files_unreadable"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("column `blob` is binary"), "{reason}");
 }
 
 /// Two ingests racing over the same landing folder: Delta's conflict check on the files'

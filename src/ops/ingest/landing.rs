@@ -19,6 +19,21 @@ pub struct LandingObject {
     pub size: u64,
     /// Changes when the content may have changed: mtime for files, ETag for objects.
     pub fingerprint: String,
+    /// Where a local file is read from (exact, even when its name is not UTF-8).
+    pub path: Option<PathBuf>,
+    /// Modification time, Unix seconds (0 when unknown).
+    pub modified_secs: u64,
+}
+
+/// Why one landing object could not be read.
+#[derive(Debug)]
+pub enum ReadProblem {
+    /// It disappeared between listing and reading (moved or archived): not an error.
+    Vanished,
+    /// Its size or change marker moved while it was read: a producer is still writing it.
+    InFlight,
+    /// It cannot be read (permissions, I/O): reported, tried again next run.
+    Failed(String),
 }
 
 /// A landing zone.
@@ -41,15 +56,13 @@ impl Landing {
             return Err(Error::data(format!("landing location `{location}` is not a folder or s3:// prefix")));
         }
         let path = PathBuf::from(location.trim_start_matches("file://"));
-        let path = if path.is_absolute() {
-            path
-        } else {
-            std::env::current_dir().env_err(|| "cannot read the current folder".into())?.join(path)
-        };
         if !path.is_dir() {
             return Err(Error::data(format!("landing folder {} does not exist", path.display()))
                 .with_hint("pass --landing DIR, set VBDA_LANDING, or `landing` under [ingest] in vbda.toml"));
         }
+        // Files are recorded by absolute URI: resolve symlinks and `..` so the same folder
+        // reached another way does not look like new files.
+        let path = std::fs::canonicalize(&path).env_err(|| format!("cannot resolve {}", path.display()))?;
         Ok(Landing::Local(path))
     }
 
@@ -71,21 +84,43 @@ impl Landing {
         }
     }
 
-    /// The bytes of one object, as stored (still compressed if it is).
-    pub async fn read(&self, object: &LandingObject) -> Result<Vec<u8>> {
+    /// The bytes of one object, as stored (still compressed if it is), checked to be the
+    /// object that was listed: same size and change marker after the read as before.
+    pub async fn read(&self, object: &LandingObject) -> std::result::Result<Vec<u8>, ReadProblem> {
         match self {
             Landing::Local(_) => {
-                let path = object.uri.trim_start_matches("file://").to_string();
-                tokio::fs::read(&path).await.env_err(|| format!("cannot read {path}"))
+                let Some(path) = object.path.clone() else {
+                    return Err(ReadProblem::Failed("no local path".into()));
+                };
+                let bytes = match tokio::fs::read(&path).await {
+                    Ok(bytes) => bytes,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReadProblem::Vanished),
+                    Err(e) => return Err(ReadProblem::Failed(format!("cannot read: {e}"))),
+                };
+                match std::fs::metadata(&path) {
+                    Ok(meta) if meta.len() == object.size && meta.len() == bytes.len() as u64 && fingerprint(&meta) == object.fingerprint => Ok(bytes),
+                    Ok(_) => Err(ReadProblem::InFlight),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ReadProblem::Vanished),
+                    Err(e) => Err(ReadProblem::Failed(format!("cannot stat: {e}"))),
+                }
             }
         }
     }
+}
+
+fn fingerprint(meta: &std::fs::Metadata) -> String {
+    let mtime = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("mtime:{mtime}")
 }
 
 fn list_local(root: &Path) -> Result<Vec<LandingObject>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
+        // A Delta table inside the landing folder (a lakehouse placed there) is never input.
+        if dir.join("_delta_log").is_dir() {
+            continue;
+        }
         let entries = std::fs::read_dir(&dir).env_err(|| format!("cannot list {}", dir.display()))?;
         for entry in entries {
             let entry = entry.env_err(|| format!("cannot list {}", dir.display()))?;
@@ -94,26 +129,28 @@ fn list_local(root: &Path) -> Result<Vec<LandingObject>> {
                 continue;
             }
             let path = entry.path();
-            let meta = entry.metadata().env_err(|| format!("cannot stat {}", path.display()))?;
-            if meta.is_dir() {
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() {
                 stack.push(path);
                 continue;
             }
+            // Symlinked files are followed; symlinked folders are not (no cycles).
+            let Ok(meta) = std::fs::metadata(&path) else { continue };
             if !meta.is_file() {
                 continue;
             }
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
             let relative = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().to_string();
+            let uri = url::Url::from_file_path(&path)
+                .map(|u| u.to_string())
+                .unwrap_or_else(|_| format!("file://{}", path.display()));
+            let modified_secs = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_secs()).unwrap_or(0);
             out.push(LandingObject {
-                uri: format!("file://{}", path.display()),
+                uri,
                 relative,
                 size: meta.len(),
-                fingerprint: format!("mtime:{mtime}"),
+                fingerprint: fingerprint(&meta),
+                path: Some(path),
+                modified_secs,
             });
         }
     }

@@ -30,6 +30,7 @@ use deltalake::arrow::array::{
 };
 use deltalake::arrow::record_batch::RecordBatch;
 use serde::Serialize;
+use deltalake::DeltaTableError;
 use tracing::{info, warn};
 
 use crate::catalog::{Catalog, TableSpec};
@@ -37,7 +38,7 @@ use crate::error::{Error, Result};
 use crate::lake::{self, CommitInfo, Lakehouse, WriteOutcome};
 use crate::telemetry::Progress;
 
-pub use landing::{Landing, LandingObject};
+pub use landing::{Landing, LandingObject, ReadProblem};
 use parse::{FileFormat, Record};
 
 /// The bronze table every source lands in.
@@ -93,6 +94,9 @@ pub struct IngestReport {
     pub files_unreadable: Vec<SkippedFile>,
     /// Files ignored because their extension is not a data format.
     pub files_ignored: Vec<String>,
+    /// Files still being written (changed while read, or empty and recent) or gone before
+    /// they were read: left for the next run, not an error.
+    pub files_in_flight: Vec<String>,
     pub rows: u64,
     /// Rows whose event time could not be read (stored with the ingestion date, flagged).
     pub rows_without_event_time: u64,
@@ -163,10 +167,36 @@ pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettin
     let (mut rows, mut bytes) = (0usize, 0usize);
     let last = pending.len();
     for (i, (object, format, gzip)) in pending.into_iter().enumerate() {
-        let content = landing.read(&object).await?;
         progress.inc(object.size);
+        let content = match landing.read(&object).await {
+            Ok(content) => content,
+            Err(ReadProblem::Vanished) => {
+                info!(file = %object.uri, "Landing file vanished before it was read; skipped.");
+                report.files_in_flight.push(object.uri.clone());
+                continue;
+            }
+            Err(ReadProblem::InFlight) => {
+                info!(file = %object.uri, "Landing file is still being written; left for the next run.");
+                report.files_in_flight.push(object.uri.clone());
+                continue;
+            }
+            Err(ReadProblem::Failed(reason)) => {
+                warn!(file = %object.uri, %reason, "Cannot read landing file; skipped, nothing of it committed.");
+                report.files_unreadable.push(SkippedFile { file: object.uri.clone(), reason });
+                continue;
+            }
+        };
         match parse::parse_file(&content, format, gzip) {
-            Err(reason) if reason == "the file is empty" => files.push(ReadFile { object, format, records: Vec::new() }),
+            Err(reason) if reason == "the file is empty" => {
+                // A producer may have just created it: record an empty file only once it has
+                // stayed empty for a while, so its rows are not missed when they arrive.
+                let age = now_secs().saturating_sub(object.modified_secs);
+                if age < EMPTY_FILE_SETTLE_SECS {
+                    report.files_in_flight.push(object.uri.clone());
+                } else {
+                    files.push(ReadFile { object, format, records: Vec::new() });
+                }
+            }
             Err(reason) => {
                 warn!(file = %object.uri, %reason, "Cannot read landing file; skipped, nothing of it committed.");
                 report.files_unreadable.push(SkippedFile { file: object.uri.clone(), reason });
@@ -188,6 +218,13 @@ pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettin
     report.bronze_version = table.version().map(|v| v as i64);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// An empty file younger than this may still be written to; it is left for a later run.
+const EMPTY_FILE_SETTLE_SECS: u64 = 60;
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// A landing file read and parsed, waiting for its commit.
@@ -268,8 +305,24 @@ fn backoff(attempt: u32) -> std::time::Duration {
     std::time::Duration::from_millis(base / 2 + jitter)
 }
 
+/// Whether a failed commit lost a race with another writer that recorded the same files.
 fn is_concurrent_ingest(err: &Error) -> bool {
-    err.causes().iter().any(|c| c.contains("oncurrent") && c.to_lowercase().contains("transaction"))
+    use deltalake::kernel::transaction::{CommitConflictError, TransactionError};
+    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(e) = next {
+        if let Some(DeltaTableError::Transaction { source: TransactionError::CommitConflict(conflict) }) =
+            e.downcast_ref::<DeltaTableError>()
+        {
+            return matches!(conflict, CommitConflictError::ConcurrentTransaction);
+        }
+        if let Some(TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction)) =
+            e.downcast_ref::<TransactionError>()
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 async fn commit_batch(
@@ -432,4 +485,32 @@ impl BronzeBatch {
 
 pub fn days_since_epoch(date: NaiveDate) -> i32 {
     (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")).num_days() as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Delta rejects the second of two commits that record the same file from the same
+    /// snapshot, and ingest recognises that rejection as a race to retry.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_second_commit_of_the_same_file_is_a_recognised_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let spec = catalog.table(BRONZE).unwrap();
+        let lake = Lakehouse::new(dir.path().to_str().unwrap(), Default::default()).unwrap();
+        let first = lake.open_or_create(spec).await.unwrap();
+        let second = first.clone();
+        let commit = |table: deltalake::DeltaTable| async {
+            let mut batch = BronzeBatch::new("b");
+            let record = parse::parse_file(b"{\"event_ts\":1}\n", FileFormat::Ndjson, false).unwrap().records;
+            batch.push_file("file:///x.ndjson", FileFormat::Ndjson, &record);
+            let info = CommitInfo::new("test").with_transaction("vbda.ingest:file:///x.ndjson", 1);
+            lake::append(table, spec, vec![batch.finish(spec).unwrap()], info).await
+        };
+        commit(first).await.unwrap();
+        let err = commit(second).await.unwrap_err();
+        assert!(is_concurrent_ingest(&err), "{err:?}");
+        assert!(!is_concurrent_ingest(&Error::environment("disk full")));
+    }
 }

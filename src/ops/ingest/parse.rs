@@ -84,6 +84,8 @@ pub fn parse_file(bytes: &[u8], format: FileFormat, gzip: bool) -> Result<Parsed
     } else {
         bytes
     };
+    // A byte-order mark is an encoding marker, not data (editors and Excel write one).
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.is_empty() {
         return Err("the file is empty".into());
     }
@@ -257,6 +259,15 @@ fn parse_csv(bytes: &[u8]) -> Result<ParsedFile, String> {
     if header.iter().any(|h| h.trim().is_empty()) {
         return Err("CSV header has an empty column name".into());
     }
+    // Two columns that would land on the same JSON field would lose one of the cells.
+    for (i, a) in header.iter().enumerate() {
+        for b in &header[i + 1..] {
+            let nested = |x: &str, y: &str| y.strip_prefix(x).is_some_and(|rest| rest.starts_with('.'));
+            if a == b || nested(a, b) || nested(b, a) {
+                return Err(format!("CSV header columns `{a}` and `{b}` collide"));
+            }
+        }
+    }
     let mut out = ParsedFile::default();
     for (line, raw) in rows {
         if raw.trim().is_empty() {
@@ -281,7 +292,9 @@ fn parse_csv(bytes: &[u8]) -> Result<ParsedFile, String> {
     Ok(out)
 }
 
-/// Physical records: lines, joined while a quoted field is open. Yields (1-based line, text).
+/// Physical records: lines, joined while a quoted field is open. A quote opens a quoted field
+/// only at the start of a field (RFC 4180), so a stray `"` inside a value cannot swallow the
+/// lines after it. Yields (1-based first line, text).
 fn csv_records(text: &str) -> impl Iterator<Item = (i64, &str)> {
     let mut start = 0usize;
     let mut line_no = 0i64;
@@ -292,14 +305,27 @@ fn csv_records(text: &str) -> impl Iterator<Item = (i64, &str)> {
         }
         line_no += 1;
         let first_line = line_no;
-        let mut in_quotes = false;
+        let (mut quoted, mut field_start) = (false, true);
         let mut i = start;
         while i < bytes.len() {
-            match bytes[i] {
-                b'"' => in_quotes = !in_quotes,
-                b'\n' if !in_quotes => break,
-                b'\n' => line_no += 1,
-                _ => {}
+            let b = bytes[i];
+            if quoted {
+                if b == b'"' {
+                    if bytes.get(i + 1) == Some(&b'"') {
+                        i += 1;
+                    } else {
+                        quoted = false;
+                    }
+                } else if b == b'\n' {
+                    line_no += 1;
+                }
+            } else {
+                match b {
+                    b'"' if field_start => quoted = true,
+                    b'\n' => break,
+                    _ => {}
+                }
+                field_start = b == b',';
             }
             i += 1;
         }
@@ -383,17 +409,48 @@ fn csv_row_to_json(header: &[String], cells: &[String]) -> String {
 }
 
 fn parse_parquet(bytes: &[u8]) -> Result<ParsedFile, String> {
-    use polars::prelude::{JsonFormat, JsonWriter, ParquetReader, SerReader, SerWriter};
-    let cursor = std::io::Cursor::new(bytes.to_vec());
-    let mut df = ParquetReader::new(cursor).finish().map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    // Polars' JSON writer has panicking corners for some types; a bad file must never take
+    // the whole run down, so it is contained here and reported like any unreadable file.
+    let owned = bytes.to_vec();
+    std::panic::catch_unwind(move || parquet_to_ndjson(owned))
+        .unwrap_or_else(|_| Err("cannot convert this Parquet file's rows to JSON".to_string()))
+        .map(|buf| {
+            let mut parsed = parse_ndjson(&buf);
+            parsed.blank_lines = 0;
+            parsed
+        })
+}
+
+fn parquet_to_ndjson(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    use polars::prelude::{DataType, IntoColumn, IntoSeries, JsonFormat, JsonWriter, ParquetReader, SerReader, SerWriter};
+    let mut df = ParquetReader::new(std::io::Cursor::new(bytes))
+        .finish()
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    // Payloads are JSON: binary has no JSON form, and naive timestamps are UTC (RFC 3339).
+    let mut columns = df.columns().to_vec();
+    for column in columns.iter_mut() {
+        match column.dtype() {
+            DataType::Binary | DataType::BinaryOffset => {
+                return Err(format!("Parquet column `{}` is binary; events must be JSON-compatible", column.name()));
+            }
+            DataType::Datetime(_, None) => {
+                let text = column
+                    .as_materialized_series()
+                    .datetime()
+                    .and_then(|d| d.to_string("%Y-%m-%dT%H:%M:%S%.fZ"))
+                    .map_err(|e| format!("Parquet column `{}`: {e}", column.name()))?;
+                *column = text.into_series().into_column();
+            }
+            _ => {}
+        }
+    }
+    df = polars::prelude::DataFrame::new_infer_height(columns).map_err(|e| e.to_string())?;
     let mut buf = Vec::new();
     JsonWriter::new(&mut buf)
         .with_json_format(JsonFormat::JsonLines)
         .finish(&mut df)
         .map_err(|e| format!("cannot convert Parquet rows to JSON: {e}"))?;
-    let mut parsed = parse_ndjson(&buf);
-    parsed.blank_lines = 0;
-    Ok(parsed)
+    Ok(buf)
 }
 
 #[cfg(test)]

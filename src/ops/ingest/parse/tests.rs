@@ -88,3 +88,27 @@ fn formats_come_from_file_names() {
     assert_eq!(FileFormat::from_name("README.md"), None);
 }
 
+
+#[test]
+fn csv_stray_quotes_do_not_swallow_lines_and_colliding_headers_are_refused() {
+    let csv = "event_id,title\ne1,a 5\" screen\ne2,ok\ne3,\"multi\nline\"\n";
+    let parsed = parse_file(csv.as_bytes(), FileFormat::Csv, false).unwrap();
+    assert_eq!(parsed.records.len(), 3, "{:?}", parsed.records);
+    assert!(parsed.records[0].event_date.as_ref().unwrap_err().contains("quote inside an unquoted field"));
+    assert_eq!(parsed.records[1].line, 3);
+    let row: serde_json::Value = serde_json::from_str(&parsed.records[2].payload).unwrap();
+    assert_eq!(row["title"], "multi\nline");
+    let err = parse_file(b"a,device,device.type\n1,2,3\n", FileFormat::Csv, false).unwrap_err();
+    assert!(err.contains("`device` and `device.type` collide"), "{err}");
+    let err = parse_file(b"a,a\n1,2\n", FileFormat::Csv, false).unwrap_err();
+    assert!(err.contains("collide"), "{err}");
+}
+
+#[test]
+fn a_byte_order_mark_is_not_data() {
+    let parsed = parse_file(b"\xEF\xBB\xBF{\"event_ts\":1}\n", FileFormat::Ndjson, false).unwrap();
+    assert_eq!(parsed.records[0].payload, "{\"event_ts\":1}");
+    assert!(parsed.records[0].event_date.is_ok());
+    let parsed = parse_file(b"\xEF\xBB\xBFevent_id,event_ts\ne,1\n", FileFormat::Csv, false).unwrap();
+    assert!(parsed.records[0].payload.starts_with("{\"event_id\""), "{}", parsed.records[0].payload);
+}
