@@ -176,7 +176,7 @@ struct IngestArgs {
     /// [not yet implemented: issue 3] Load a content catalog (CSV or NDJSON) into silver.content
     #[arg(long, value_name = "FILE")]
     content: Option<PathBuf>,
-    /// Commit after this many rows [env: VBDA_INGEST_BATCH_ROWS] [vbda.toml: ingest.batch_rows] [default: 2000000]
+    /// Commit after this many rows [env: VBDA_INGEST_BATCH_ROWS] [vbda.toml: ingest.batch_rows] [default: 1000000]
     #[arg(long)]
     batch_rows: Option<usize>,
 }
@@ -478,11 +478,11 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
                 return Err(Error::not_implemented("ingest --content", "issue 3"));
             }
             let file = &project.config.ingest;
-            let batch_rows = resolve(a.batch_rows, "VBDA_INGEST_BATCH_ROWS", file.batch_rows, Some(2_000_000))?;
+            let batch_rows = resolve(a.batch_rows, "VBDA_INGEST_BATCH_ROWS", file.batch_rows, Some(1_000_000))?;
             let settings = ops::ingest::IngestSettings {
                 landing: globals.landing.value.clone().unwrap_or_else(|| "landing".into()),
                 reingest_changed: a.reingest_changed,
-                batch_rows: batch_rows.value.unwrap_or(2_000_000).max(1),
+                batch_rows: batch_rows.value.unwrap_or(1_000_000).max(1),
                 args,
                 ..Default::default()
             };

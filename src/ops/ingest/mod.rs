@@ -65,8 +65,8 @@ impl Default for IngestSettings {
         Self {
             landing: "landing".into(),
             reingest_changed: false,
-            batch_rows: 2_000_000,
-            batch_bytes: 512 * 1024 * 1024,
+            batch_rows: 1_000_000,
+            batch_bytes: 256 * 1024 * 1024,
             args: Vec::new(),
         }
     }
@@ -194,7 +194,7 @@ pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettin
                 if age < EMPTY_FILE_SETTLE_SECS {
                     report.files_in_flight.push(object.uri.clone());
                 } else {
-                    files.push(ReadFile { object, format, records: Vec::new() });
+                    files.push(ReadFile::new(object, format, &[], &batch_id, spec)?);
                 }
             }
             Err(reason) => {
@@ -205,7 +205,8 @@ pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettin
                 report.blank_lines += parsed.blank_lines;
                 rows += parsed.records.len();
                 bytes += parsed.records.iter().map(|r| r.payload.len()).sum::<usize>();
-                files.push(ReadFile { object, format, records: parsed.records });
+                // Rows go into Arrow right away; the parsed records are dropped here.
+                files.push(ReadFile::new(object, format, &parsed.records, &batch_id, spec)?);
             }
         }
         let full = rows >= settings.batch_rows || bytes >= settings.batch_bytes;
@@ -230,8 +231,22 @@ fn now_secs() -> u64 {
 /// A landing file read and parsed, waiting for its commit.
 struct ReadFile {
     object: LandingObject,
-    format: FileFormat,
-    records: Vec<Record>,
+    /// The file's bronze rows.
+    batch: RecordBatch,
+    fallback_rows: u64,
+}
+
+impl ReadFile {
+    fn new(object: LandingObject, format: FileFormat, records: &[Record], batch_id: &str, spec: &TableSpec) -> Result<Self> {
+        let mut builder = BronzeBatch::new(batch_id);
+        builder.push_file(&object.uri, format, records);
+        let fallback_rows = builder.fallback_rows;
+        Ok(Self { object, batch: builder.finish(spec)?, fallback_rows })
+    }
+
+    fn rows(&self) -> u64 {
+        self.batch.num_rows() as u64
+    }
 }
 
 /// Commit `files` to bronze, each exactly once.
@@ -258,12 +273,10 @@ async fn commit_files(
         if files.is_empty() {
             return Ok(());
         }
-        let mut batch = BronzeBatch::new(batch_id);
-        for f in &files {
-            batch.push_file(&f.object.uri, f.format, &f.records);
-        }
-        let listed: Vec<(LandingObject, u64)> = files.iter().map(|f| (f.object.clone(), f.records.len() as u64)).collect();
-        match commit_batch(table, spec, &mut batch, &listed, settings, batch_id).await {
+        let listed: Vec<(LandingObject, u64)> = files.iter().map(|f| (f.object.clone(), f.rows())).collect();
+        let fallback_rows: u64 = files.iter().map(|f| f.fallback_rows).sum();
+        let batches: Vec<RecordBatch> = files.iter().map(|f| f.batch.clone()).collect();
+        match commit_batch(table, spec, batches, fallback_rows, &listed, settings, batch_id).await {
             Ok(outcome) => {
                 for (object, rows) in &listed {
                     if *rows == 0 {
@@ -273,7 +286,7 @@ async fn commit_files(
                     }
                 }
                 report.rows += outcome.rows;
-                report.rows_without_event_time += batch.fallback_rows;
+                report.rows_without_event_time += fallback_rows;
                 info!(table = BRONZE, version = outcome.version, rows = outcome.rows, files = listed.len(), "Committed ingest batch.");
                 report.commits.push(outcome);
                 return Ok(());
@@ -328,16 +341,18 @@ fn is_concurrent_ingest(err: &Error) -> bool {
 async fn commit_batch(
     table: &mut deltalake::DeltaTable,
     spec: &TableSpec,
-    batch: &mut BronzeBatch,
+    batches: Vec<RecordBatch>,
+    fallback_rows: u64,
     files: &[(LandingObject, u64)],
     settings: &IngestSettings,
     batch_id: &str,
 ) -> Result<WriteOutcome> {
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     let mut info = CommitInfo::new("ingest")
         .with_args(settings.args.iter().cloned())
         .with_count("files", files.len() as u64)
-        .with_count("rows", batch.rows() as u64)
-        .with_count("rows_without_event_time", batch.fallback_rows)
+        .with_count("rows", rows as u64)
+        .with_count("rows_without_event_time", fallback_rows)
         .with_detail("batch_id", serde_json::json!(batch_id))
         .with_detail(
             "files",
@@ -351,7 +366,6 @@ async fn commit_batch(
     for (object, _) in files {
         info = info.with_transaction(app_id(object), file_version(object));
     }
-    let batches = vec![batch.finish(spec)?];
     let (new_table, outcome) = lake::append(table.clone(), spec, batches, info).await?;
     *table = new_table;
     Ok(outcome)
@@ -371,8 +385,6 @@ struct BronzeBatch {
     ingested_at: i64,
     event_date: Date32Builder,
     fallback_rows: u64,
-    /// Payload bytes buffered, for the batch bound.
-    payload_size: usize,
     rows: usize,
     ingest_date: NaiveDate,
 }
@@ -393,19 +405,13 @@ impl BronzeBatch {
             ingested_at: now.timestamp_micros(),
             event_date: Date32Builder::new(),
             fallback_rows: 0,
-            payload_size: 0,
             rows: 0,
             ingest_date: now.date_naive(),
         }
     }
 
-    fn rows(&self) -> usize {
-        self.rows
-    }
-
     fn push_file(&mut self, uri: &str, format: FileFormat, records: &[Record]) {
         for record in records {
-            self.payload_size += record.payload.len();
             self.payload.append_value(&record.payload);
             self.payload_bytes.append_option(record.payload_bytes.as_deref());
             self.payload_format.append_value(format.name());
