@@ -181,6 +181,10 @@ fn load_tables(dir: &Path, problems: &mut Vec<String>) -> BTreeMap<TableId, Tabl
             continue;
         }
         let name = file.trim_end_matches(".toml");
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            problems.push(format!("{}: table name `{name}` must be snake_case (a-z, 0-9, _)", path.display()));
+            continue;
+        }
         let id = TableId::new(*layer, name);
         match spec::parse_table(&path, id.clone()) {
             Ok(spec) => {
@@ -200,6 +204,15 @@ fn load_jobs(dir: &Path, problems: &mut Vec<String>) -> BTreeMap<String, JobSpec
     for path in spec_files(dir, "toml", problems) {
         match spec::parse_job(&path) {
             Ok(job) => {
+                if let Some(other) = jobs.get(&job.name) {
+                    problems.push(format!(
+                        "{}: job `{}` is already defined in {}",
+                        path.display(),
+                        job.name,
+                        other.path.display()
+                    ));
+                    continue;
+                }
                 jobs.insert(job.name.clone(), job);
             }
             Err(mut errs) => problems.append(&mut errs),

@@ -63,6 +63,8 @@ fn every_problem_in_every_file_is_reported_at_once_with_its_path() {
         &format!("{GOOD}\n[[expectations]]\nrule = \"range\"\nseverity = \"drop\"\ncolumn = \"d\"\n"),
     );
     write(root, "tables/platinum/x.toml", GOOD);
+    write(root, "tables/gold/Bad-Name.toml", GOOD);
+    write(root, "jobs/sub/j.toml", "description = \"j\"\nreads = []\nwrites = [\"silver.ok\"]\n");
     write(root, "jobs/j.toml", "description = \"j\"\nreads = [\"bronze.nothing\"]\nwrites = [\"silver.ok\"]\n");
     let err = Catalog::load(root).unwrap_err();
     let text = err.to_string();
@@ -78,6 +80,8 @@ fn every_problem_in_every_file_is_reported_at_once_with_its_path() {
         "range needs a numeric column, not date",
         "unknown layer `platinum`",
         "j.toml: job refers to unknown table `bronze.nothing`",
+        "table name `Bad-Name` must be snake_case",
+        "job `j` is already defined in",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
     }
