@@ -31,6 +31,7 @@ use deltalake::arrow::array::{
 use deltalake::arrow::record_batch::RecordBatch;
 use serde::Serialize;
 use deltalake::DeltaTableError;
+use futures::StreamExt;
 use tracing::{info, warn};
 
 use crate::catalog::{Catalog, TableSpec};
@@ -166,51 +167,60 @@ pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettin
     let mut files: Vec<ReadFile> = Vec::new();
     let (mut rows, mut bytes) = (0usize, 0usize);
     let last = pending.len();
-    for (i, (object, format, gzip)) in pending.into_iter().enumerate() {
+    // Files are read and parsed on all cores, a few ahead of the one being handled, in order.
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let mut loaded = futures::stream::iter(pending.into_iter().map(|(object, format, gzip)| {
+        let (landing, batch_id, spec) = (landing.clone(), batch_id.clone(), spec.clone());
+        async move {
+            let loaded = match landing.read(&object).await {
+                Err(problem) => Loaded::Problem(problem),
+                Ok(content) => {
+                    let uri = object.uri.clone();
+                    tokio::task::spawn_blocking(move || load_file(&uri, &content, format, gzip, &batch_id, &spec))
+                        .await
+                        .unwrap_or_else(|e| Loaded::Unparseable(format!("reading the file failed: {e}")))
+                }
+            };
+            (object, loaded)
+        }
+    }))
+    .buffered(workers);
+    let mut i = 0;
+    while let Some((object, loaded)) = loaded.next().await {
+        i += 1;
         progress.inc(object.size);
-        let content = match landing.read(&object).await {
-            Ok(content) => content,
-            Err(ReadProblem::Vanished) => {
+        match loaded {
+            Loaded::Problem(ReadProblem::Vanished) => {
                 info!(file = %object.uri, "Landing file vanished before it was read; skipped.");
                 report.files_in_flight.push(object.uri.clone());
-                continue;
             }
-            Err(ReadProblem::InFlight) => {
+            Loaded::Problem(ReadProblem::InFlight) => {
                 info!(file = %object.uri, "Landing file is still being written; left for the next run.");
                 report.files_in_flight.push(object.uri.clone());
-                continue;
             }
-            Err(ReadProblem::Failed(reason)) => {
+            Loaded::Problem(ReadProblem::Failed(reason)) | Loaded::Unparseable(reason) => {
                 warn!(file = %object.uri, %reason, "Cannot read landing file; skipped, nothing of it committed.");
                 report.files_unreadable.push(SkippedFile { file: object.uri.clone(), reason });
-                continue;
             }
-        };
-        match parse::parse_file(&content, format, gzip) {
-            Err(reason) if reason == "the file is empty" => {
+            Loaded::Empty(file) => {
                 // A producer may have just created it: record an empty file only once it has
                 // stayed empty for a while, so its rows are not missed when they arrive.
                 let age = now_secs().saturating_sub(object.modified_secs);
                 if age < EMPTY_FILE_SETTLE_SECS {
                     report.files_in_flight.push(object.uri.clone());
                 } else {
-                    files.push(ReadFile::new(object, format, &[], &batch_id, spec)?);
+                    files.push(ReadFile { object, ..file });
                 }
             }
-            Err(reason) => {
-                warn!(file = %object.uri, %reason, "Cannot read landing file; skipped, nothing of it committed.");
-                report.files_unreadable.push(SkippedFile { file: object.uri.clone(), reason });
-            }
-            Ok(parsed) => {
-                report.blank_lines += parsed.blank_lines;
-                rows += parsed.records.len();
-                bytes += parsed.records.iter().map(|r| r.payload.len()).sum::<usize>();
-                // Rows go into Arrow right away; the parsed records are dropped here.
-                files.push(ReadFile::new(object, format, &parsed.records, &batch_id, spec)?);
+            Loaded::Rows { file, blank_lines, payload_bytes } => {
+                report.blank_lines += blank_lines;
+                rows += file.batch.num_rows();
+                bytes += payload_bytes;
+                files.push(ReadFile { object, ..file });
             }
         }
         let full = rows >= settings.batch_rows || bytes >= settings.batch_bytes;
-        if (full || i + 1 == last) && !files.is_empty() {
+        if (full || i == last) && !files.is_empty() {
             commit_files(&mut table, spec, &mut recorded, std::mem::take(&mut files), settings, &batch_id, &mut report).await?;
             (rows, bytes) = (0, 0);
         }
@@ -226,6 +236,41 @@ const EMPTY_FILE_SETTLE_SECS: u64 = 60;
 
 fn now_secs() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// What reading one landing file gave.
+enum Loaded {
+    Problem(ReadProblem),
+    Unparseable(String),
+    Empty(ReadFile),
+    Rows { file: ReadFile, blank_lines: u64, payload_bytes: usize },
+}
+
+/// Parse a file and turn its records into bronze rows (CPU work, run off the async threads).
+fn load_file(uri: &str, content: &[u8], format: FileFormat, gzip: bool, batch_id: &str, spec: &TableSpec) -> Loaded {
+    let placeholder = LandingObject {
+        uri: uri.to_string(),
+        relative: String::new(),
+        size: 0,
+        fingerprint: String::new(),
+        path: None,
+        modified_secs: 0,
+    };
+    match parse::parse_file(content, format, gzip) {
+        Err(reason) if reason == "the file is empty" => match ReadFile::new(placeholder, format, &[], batch_id, spec) {
+            Ok(file) => Loaded::Empty(file),
+            Err(e) => Loaded::Unparseable(e.to_string()),
+        },
+        Err(reason) => Loaded::Unparseable(reason),
+        Ok(parsed) => {
+            let payload_bytes = parsed.records.iter().map(|r| r.payload.len()).sum();
+            // Rows go into Arrow right away; the parsed records are dropped here.
+            match ReadFile::new(placeholder, format, &parsed.records, batch_id, spec) {
+                Ok(file) => Loaded::Rows { file, blank_lines: parsed.blank_lines, payload_bytes },
+                Err(e) => Loaded::Unparseable(e.to_string()),
+            }
+        }
+    }
 }
 
 /// A landing file read and parsed, waiting for its commit.
