@@ -59,6 +59,10 @@ pub struct Catalog {
 impl Catalog {
     /// Load and validate `<root>/tables` and `<root>/jobs`.
     pub fn load(root: &Path) -> Result<Self> {
+        if !root.join("tables").is_dir() {
+            return Err(Error::data(format!("no table specs: {} has no tables/ folder", root.display()))
+                .with_hint("run vbda from the project folder, or pass --project DIR (or set VBDA_PROJECT)"));
+        }
         let mut problems = Vec::new();
         let tables = load_tables(&root.join("tables"), &mut problems);
         let jobs = load_jobs(&root.join("jobs"), &mut problems);

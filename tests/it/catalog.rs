@@ -39,3 +39,12 @@ fn a_broken_spec_stops_every_command_with_all_problems() {
     assert!(run.stderr.contains("a.toml") && run.stderr.contains("extra"), "{}", run.stderr);
     assert!(run.stderr.contains("b.toml: partition column `x` is not a column"), "{}", run.stderr);
 }
+
+#[test]
+fn a_folder_without_specs_says_where_to_point() {
+    let ctx = TestContext::new();
+    let run = ctx.run(&["--project", ctx.dir.path().to_str().unwrap(), "tables"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("has no tables/ folder"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: run vbda from the project folder, or pass --project DIR"), "{}", run.stderr);
+}
