@@ -53,6 +53,15 @@ fn generated_lines_all_land_in_bronze_once_and_a_rerun_adds_nothing() {
 }
 
 #[test]
+fn generated_csv_lands_line_for_line() {
+    let ctx = TestContext::new();
+    let generated = generate(&ctx, &["--format", "csv", "--events", "4000", "--files-per-day", "2", "--malformed-share", "0.05", "--bad-value-share", "0.02"]);
+    let out = ctx.run_json(&["ingest"]);
+    assert_eq!(out["rows"], generated["lines"], "every CSV line but the headers is a row: {out}");
+    assert!(out["rows_without_event_time"].as_u64().unwrap() >= generated["malformed"].as_u64().unwrap() / 2, "{out}");
+}
+
+#[test]
 fn bad_files_are_reported_and_the_good_ones_still_land() {
     let ctx = TestContext::new();
     let l = ctx.landing();

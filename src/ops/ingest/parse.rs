@@ -5,8 +5,10 @@
 //! CSV rows as a JSON object of header -> cell text (dotted headers nest: `device.type`),
 //! Parquet rows as JSON. A record whose event time cannot be read is still a row, flagged,
 //! with the reason. A file whose structure cannot be read at all (bad gzip, a JSON array that
-//! does not parse, CSV or JSON that is not UTF-8, Parquet that does not open) is reported and
-//! contributes nothing, so no half-read file is ever committed.
+//! does not parse or is not UTF-8, a CSV header that is not UTF-8, Parquet that does not open)
+//! is reported and
+//! contributes nothing, so no half-read file is ever committed. A single CSV row or NDJSON line
+//! that is not UTF-8 is a row like any other (lossy text plus its original bytes, flagged).
 
 use std::io::Read;
 
@@ -251,11 +253,13 @@ fn array_elements(text: &str) -> Vec<&str> {
 }
 
 /// RFC 4180 CSV: the header names the fields; each row becomes a JSON object of strings.
+/// A row that is not valid UTF-8 is kept like an NDJSON line would be: lossy text plus the
+/// original bytes, flagged.
 fn parse_csv(bytes: &[u8]) -> Result<ParsedFile, String> {
-    let text = std::str::from_utf8(bytes).map_err(|e| format!("CSV file is not valid UTF-8: {e}"))?;
-    let mut rows = csv_records(text);
+    let mut rows = csv_records(bytes);
     let Some((_, header_raw)) = rows.next() else { return Err("the file is empty".into()) };
-    let header = split_csv(header_raw).map_err(|e| format!("CSV header: {e}"))?;
+    let header_text = std::str::from_utf8(header_raw).map_err(|e| format!("CSV header is not valid UTF-8: {e}"))?;
+    let header = split_csv(header_text).map_err(|e| format!("CSV header: {e}"))?;
     if header.iter().any(|h| h.trim().is_empty()) {
         return Err("CSV header has an empty column name".into());
     }
@@ -269,11 +273,15 @@ fn parse_csv(bytes: &[u8]) -> Result<ParsedFile, String> {
         }
     }
     let mut out = ParsedFile::default();
-    for (line, raw) in rows {
-        if raw.trim().is_empty() {
+    for (line, raw_bytes) in rows {
+        if raw_bytes.iter().all(|b| b.is_ascii_whitespace()) {
             out.blank_lines += 1;
             continue;
         }
+        let Ok(raw) = std::str::from_utf8(raw_bytes) else {
+            out.records.push(record_from_bytes(raw_bytes, line));
+            continue;
+        };
         let record = match split_csv(raw) {
             Ok(cells) if cells.len() == header.len() => {
                 record_from_text(csv_row_to_json(&header, &cells), None, line)
@@ -295,10 +303,9 @@ fn parse_csv(bytes: &[u8]) -> Result<ParsedFile, String> {
 /// Physical records: lines, joined while a quoted field is open. A quote opens a quoted field
 /// only at the start of a field (RFC 4180), so a stray `"` inside a value cannot swallow the
 /// lines after it. Yields (1-based first line, text).
-fn csv_records(text: &str) -> impl Iterator<Item = (i64, &str)> {
+fn csv_records(bytes: &[u8]) -> impl Iterator<Item = (i64, &[u8])> {
     let mut start = 0usize;
     let mut line_no = 0i64;
-    let bytes = text.as_bytes();
     std::iter::from_fn(move || {
         if start >= bytes.len() {
             return None;
@@ -330,7 +337,7 @@ fn csv_records(text: &str) -> impl Iterator<Item = (i64, &str)> {
             i += 1;
         }
         let end = i;
-        let record = text[start..end].strip_suffix('\r').unwrap_or(&text[start..end]);
+        let record = bytes[start..end].strip_suffix(b"\r").unwrap_or(&bytes[start..end]);
         start = end + 1;
         Some((first_line, record))
     })

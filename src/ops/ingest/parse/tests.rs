@@ -75,7 +75,7 @@ fn unreadable_files_are_errors_with_reasons() {
     assert_eq!(parse_file(b"", FileFormat::Ndjson, false).unwrap_err(), "the file is empty");
     assert!(parse_file(b"not gzip", FileFormat::Ndjson, true).unwrap_err().contains("gzip"));
     assert!(parse_file(b"[{\"a\":1},", FileFormat::Json, false).unwrap_err().contains("JSON array"));
-    assert!(parse_file(b"a,b\n\xff,1\n", FileFormat::Csv, false).unwrap_err().contains("UTF-8"));
+    assert!(parse_file(b"\xffa,b\n1,1\n", FileFormat::Csv, false).unwrap_err().contains("header is not valid UTF-8"));
     assert!(parse_file(b"PAR1garbage", FileFormat::Parquet, false).unwrap_err().contains("Parquet"));
 }
 
@@ -111,4 +111,13 @@ fn a_byte_order_mark_is_not_data() {
     assert!(parsed.records[0].event_date.is_ok());
     let parsed = parse_file(b"\xEF\xBB\xBFevent_id,event_ts\ne,1\n", FileFormat::Csv, false).unwrap();
     assert!(parsed.records[0].payload.starts_with("{\"event_id\""), "{}", parsed.records[0].payload);
+}
+
+#[test]
+fn a_csv_row_that_is_not_utf8_is_kept_byte_for_byte() {
+    let parsed = parse_file(b"a,event_ts\n\xff,1\nx,2\n", FileFormat::Csv, false).unwrap();
+    assert_eq!(parsed.records.len(), 2);
+    assert_eq!(parsed.records[0].payload_bytes.as_deref(), Some(&b"\xff,1"[..]));
+    assert_eq!(parsed.records[0].event_date, Err("payload is not valid UTF-8".to_string()));
+    assert_eq!(parsed.records[1].line, 3);
 }
