@@ -6,9 +6,9 @@
 //! Parquet rows as JSON. A record whose event time cannot be read is still a row, flagged,
 //! with the reason. A file whose structure cannot be read at all (bad gzip, a JSON array that
 //! does not parse or is not UTF-8, a CSV header that is not UTF-8, Parquet that does not open)
-//! is reported and
-//! contributes nothing, so no half-read file is ever committed. A single CSV row or NDJSON line
-//! that is not UTF-8 is a row like any other (lossy text plus its original bytes, flagged).
+//! is reported and contributes nothing, so no half-read file is ever committed. A single CSV
+//! row or NDJSON line that is not UTF-8 is a row like any other (lossy text plus its original
+//! bytes, flagged).
 
 use std::io::Read;
 
