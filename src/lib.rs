@@ -9,6 +9,7 @@ pub mod cli;
 pub mod error;
 pub mod lake;
 pub mod ops;
+pub mod quality;
 pub mod settings;
 pub mod telemetry;
 

@@ -153,7 +153,7 @@ pub fn utc_timestamp() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-pub(crate) fn polars_err(e: PolarsError) -> Error {
+pub fn polars_err(e: PolarsError) -> Error {
     Error::data("Polars failed").with_source(e)
 }
 

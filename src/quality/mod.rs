@@ -1,0 +1,205 @@
+//! Data quality: a table spec's expectations evaluated on data.
+//!
+//! Used before a commit (write-audit-publish: `fail` rules stop the run with nothing
+//! committed, `drop` rules send rows to quarantine in the same run, `warn` rules are counted)
+//! and after it (`vbda check`, like `dbt test`). Row-level rules (`not_null`,
+//! `accepted_values`, `range`, each optionally limited by `when`) mark the rows that fail;
+//! set-level rules (`unique`, `relationships`) compare rows with each other or with another
+//! table. Nulls pass `accepted_values`, `range` and `relationships` (as in dbt): absence is
+//! what `not_null` is for. `unique` treats nulls as equal, like GROUP BY.
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::catalog::{Expectation, RuleKind, Severity, TableSpec};
+use crate::error::{Error, Result};
+use crate::lake::convert::polars_err;
+
+/// Column holding the name of the first `drop` rule a row failed (null: none).
+pub const RULE_COLUMN: &str = "_dq_rule";
+/// Column holding that failure in words.
+pub const REASON_COLUMN: &str = "_dq_reason";
+
+/// Allowed values of referenced columns, for `relationships` rules: (`layer.name`, column).
+pub type References = HashMap<(String, String), Series>;
+
+/// One expectation's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleOutcome {
+    pub table: String,
+    pub name: String,
+    pub rule: &'static str,
+    pub severity: &'static str,
+    pub columns: Vec<String>,
+    /// Rows that fail the rule; None when it could not be evaluated (a referenced table
+    /// that does not exist yet).
+    pub failing_rows: Option<u64>,
+}
+
+/// The outcome of every expectation of a table on some data.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Audit {
+    pub outcomes: Vec<RuleOutcome>,
+}
+
+impl Audit {
+    /// `fail` rules that some row broke: the run must stop before it commits.
+    pub fn failures(&self) -> Vec<&RuleOutcome> {
+        self.outcomes.iter().filter(|o| o.severity == "fail" && o.failing_rows.unwrap_or(0) > 0).collect()
+    }
+
+    /// The error to stop a run with, if any `fail` rule broke.
+    pub fn fail_error(&self) -> Option<Error> {
+        let failures = self.failures();
+        if failures.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = failures
+            .iter()
+            .map(|o| format!("{} on {}: {} failing rows", o.name, o.table, o.failing_rows.unwrap_or(0)))
+            .collect();
+        Some(
+            Error::data(format!("expectation failed, nothing committed: {}", list.join("; ")))
+                .with_hint("fix the input or the rule's severity in the table spec; `vbda check` shows the rules"),
+        )
+    }
+}
+
+/// Evaluate every expectation of `spec` on `df`. Returns `df` with [`RULE_COLUMN`] and
+/// [`REASON_COLUMN`] added (the first failing `drop` rule of each row, in spec order) and
+/// the count of failing rows for every rule.
+pub fn audit(df: DataFrame, spec: &TableSpec, refs: &References) -> Result<(DataFrame, Audit)> {
+    let mut audit = Audit::default();
+    let mut masks: Vec<(Expr, String)> = Vec::new();
+    let mut drop_rules: Vec<(String, Expr, Expr)> = Vec::new();
+    for exp in &spec.expectations {
+        let name = exp.display_name();
+        let Some((fails, reason)) = failure(exp, spec, refs)? else {
+            audit.outcomes.push(outcome(spec, exp, None));
+            continue;
+        };
+        masks.push((fails.clone().alias(format!("_dq_fails_{}", masks.len())), name.clone()));
+        if exp.severity == Severity::Drop {
+            drop_rules.push((name, fails, reason));
+        }
+    }
+    // One pass computes every rule's count.
+    let counts = if masks.is_empty() {
+        None
+    } else {
+        let sums: Vec<Expr> = masks.iter().map(|(m, _)| m.clone().cast(DataType::UInt64).sum()).collect();
+        Some(df.clone().lazy().select(sums).collect().map_err(polars_err)?)
+    };
+    let mut i = 0;
+    for exp in &spec.expectations {
+        if audit.outcomes.iter().any(|o| o.name == exp.display_name() && o.failing_rows.is_none()) {
+            continue;
+        }
+        let n = counts
+            .as_ref()
+            .and_then(|c| c.columns().get(i).and_then(|col| col.get(0).ok()).and_then(|v| v.extract::<u64>()))
+            .unwrap_or(0);
+        audit.outcomes.push(outcome(spec, exp, Some(n)));
+        i += 1;
+    }
+    // The first failing drop rule names the row's quarantine reason.
+    let (mut rule, mut reason): (Expr, Expr) = (lit(NULL).cast(DataType::String), lit(NULL).cast(DataType::String));
+    for (name, fails, why) in drop_rules.into_iter().rev() {
+        rule = when(fails.clone()).then(lit(name)).otherwise(rule);
+        reason = when(fails).then(why).otherwise(reason);
+    }
+    let marked = df
+        .lazy()
+        .with_columns([rule.alias(RULE_COLUMN), reason.alias(REASON_COLUMN)])
+        .collect()
+        .map_err(polars_err)?;
+    Ok((marked, audit))
+}
+
+/// Split an audited frame into the rows that pass every `drop` rule and the rows to
+/// quarantine (which keep the rule and reason columns).
+pub fn split(audited: DataFrame) -> Result<(DataFrame, DataFrame)> {
+    let kept = audited
+        .clone()
+        .lazy()
+        .filter(col(RULE_COLUMN).is_null())
+        .drop(cols([RULE_COLUMN, REASON_COLUMN]))
+        .collect()
+        .map_err(polars_err)?;
+    let dropped = audited.lazy().filter(col(RULE_COLUMN).is_not_null()).collect().map_err(polars_err)?;
+    Ok((kept, dropped))
+}
+
+fn outcome(spec: &TableSpec, exp: &Expectation, failing_rows: Option<u64>) -> RuleOutcome {
+    RuleOutcome {
+        table: spec.id.to_string(),
+        name: exp.display_name(),
+        rule: exp.rule.name(),
+        severity: exp.severity.name(),
+        columns: exp.target_columns().iter().map(|c| c.to_string()).collect(),
+        failing_rows,
+    }
+}
+
+fn string_list(values: &[String]) -> Expr {
+    lit(Series::new("values".into(), values)).implode(false)
+}
+
+/// (true where a row fails, the reason in words), or None when it cannot be evaluated.
+fn failure(exp: &Expectation, spec: &TableSpec, refs: &References) -> Result<Option<(Expr, Expr)>> {
+    let column = exp.column.clone().unwrap_or_default();
+    let c = || col(column.as_str());
+    let text = |prefix: String, suffix: &str| {
+        concat_str([lit(prefix), c().cast(DataType::String), lit(suffix.to_string())], "", true)
+    };
+    let (fails, reason) = match exp.rule {
+        RuleKind::NotNull => (c().is_null(), lit(format!("{column} is missing"))),
+        RuleKind::AcceptedValues => {
+            let values = exp.values.clone().unwrap_or_default();
+            let fails = c().is_not_null().and(c().cast(DataType::String).is_in(string_list(&values), false).not());
+            (fails, text(format!("{column} `"), "` is not an accepted value"))
+        }
+        RuleKind::Range => {
+            let mut out_of_range = lit(false);
+            if let Some(min) = exp.min {
+                out_of_range = out_of_range.or(c().cast(DataType::Float64).lt(lit(min)));
+            }
+            if let Some(max) = exp.max {
+                out_of_range = out_of_range.or(c().cast(DataType::Float64).gt(lit(max)));
+            }
+            let bounds = match (exp.min, exp.max) {
+                (Some(a), Some(b)) => format!("[{a}, {b}]"),
+                (Some(a), None) => format!(">= {a}"),
+                (None, Some(b)) => format!("<= {b}"),
+                (None, None) => String::new(),
+            };
+            (c().is_not_null().and(out_of_range), text(format!("{column} "), &format!(" is outside {bounds}")))
+        }
+        RuleKind::Unique => {
+            let columns: Vec<Expr> = exp.target_columns().iter().map(|n| col(*n)).collect();
+            let key = if columns.len() == 1 { columns[0].clone() } else { as_struct(columns) };
+            let names = exp.target_columns().join(", ");
+            (key.is_duplicated(), lit(format!("({names}) is not unique")))
+        }
+        RuleKind::Relationships => {
+            let (Some(to), Some(to_column)) = (&exp.to, &exp.to_column) else {
+                return Err(Error::data(format!("{}: relationships rule without `to`", spec.path.display())));
+            };
+            let Some(allowed) = refs.get(&(to.clone(), to_column.clone())) else { return Ok(None) };
+            let allowed = lit(allowed.cast(&DataType::String).map_err(polars_err)?).implode(false);
+            let fails = c().is_not_null().and(c().cast(DataType::String).is_in(allowed, false).not());
+            (fails, text(format!("{column} `"), &format!("` is not in {to}.{to_column}")))
+        }
+    };
+    let fails = match &exp.when {
+        Some(cond) => col(cond.column.as_str()).cast(DataType::String).is_in(string_list(&cond.values), false).and(fails),
+        None => fails,
+    };
+    // A null comparison is not a failure.
+    Ok(Some((fails.fill_null(lit(false)), reason)))
+}
+
+#[cfg(test)]
+mod tests;
