@@ -1,0 +1,234 @@
+//! One bronze payload -> one typed, flattened silver event, or the reason it cannot be one.
+//!
+//! This step only decides what a payload *says*: JSON that does not parse, a value of the
+//! wrong type (`"position_s": "abc"`) or an event time that cannot be read is rejected here
+//! with a rule name (`parse_json`, `parse_utf8`, `parse_event_ts`, `type_<field>`). Everything
+//! that is well-formed but wrong (a missing id, an unknown event type, a negative number) is
+//! left to the table spec's expectations, which name their own rule. CSV rows carry every
+//! cell as text, so for them numbers written as text are read as numbers.
+
+use chrono::NaiveDate;
+use serde_json::{Map, Value};
+
+use crate::ops::ingest::parse::event_time;
+
+/// A payload's fields, typed as `silver.video_events` declares them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TypedEvent {
+    pub event_id: Option<String>,
+    pub event_type: Option<String>,
+    /// Microseconds since the epoch, UTC.
+    pub event_ts: Option<i64>,
+    pub event_date: Option<NaiveDate>,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub content_id: Option<String>,
+    pub device_type: Option<String>,
+    pub device_os: Option<String>,
+    pub device_app_version: Option<String>,
+    pub geo_country: Option<String>,
+    pub geo_region: Option<String>,
+    pub geo_city: Option<String>,
+    pub position_s: Option<f64>,
+    pub duration_s: Option<f64>,
+    pub watched_s: Option<f64>,
+    pub bitrate_kbps: Option<i64>,
+    pub resolution: Option<String>,
+    pub buffer_ms: Option<i64>,
+    pub seek_from_s: Option<f64>,
+    pub quality_from: Option<String>,
+    pub quality_to: Option<String>,
+    pub ad_id: Option<String>,
+    pub campaign_id: Option<String>,
+    pub ad_position: Option<String>,
+    pub ad_duration_s: Option<f64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+/// Why a payload cannot become a silver event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub rule: String,
+    pub reason: String,
+}
+
+fn reject(rule: impl Into<String>, reason: impl Into<String>) -> Rejection {
+    Rejection { rule: rule.into(), reason: reason.into() }
+}
+
+/// Read one payload. `text_numbers`: numbers may be written as text (CSV rows).
+/// `original_bytes`: set when the payload was not valid UTF-8 (it is then rejected).
+pub fn parse_event(payload: &str, original_bytes: bool, text_numbers: bool) -> Result<TypedEvent, Rejection> {
+    if original_bytes {
+        return Err(reject("parse_utf8", "payload is not valid UTF-8"));
+    }
+    let value: Value = serde_json::from_str(payload).map_err(|e| reject("parse_json", format!("malformed JSON: {e}")))?;
+    let Value::Object(root) = value else {
+        return Err(reject("parse_json", "payload is not a JSON object"));
+    };
+    let reader = Reader { text_numbers };
+    let mut e = TypedEvent {
+        event_id: reader.string(&root, "", "event_id")?,
+        event_type: reader.string(&root, "", "event_type")?,
+        user_id: reader.string(&root, "", "user_id")?,
+        session_id: reader.string(&root, "", "session_id")?,
+        content_id: reader.string(&root, "", "content_id")?,
+        ..Default::default()
+    };
+    match root.get("event_ts") {
+        None | Some(Value::Null) => {}
+        Some(ts) => {
+            let ts = match (ts, text_numbers) {
+                // A CSV cell holding epoch milliseconds.
+                (Value::String(s), true) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                    s.parse::<i64>().map(Value::from).unwrap_or_else(|_| ts.clone())
+                }
+                _ => ts.clone(),
+            };
+            let t = event_time(&ts).map_err(|reason| reject("parse_event_ts", reason))?;
+            e.event_ts = Some(t.timestamp_micros());
+            e.event_date = Some(t.date_naive());
+        }
+    }
+    let device = reader.object(&root, "device")?;
+    if let Some(d) = device {
+        e.device_type = reader.string(d, "device.", "type")?;
+        e.device_os = reader.string(d, "device.", "os")?;
+        e.device_app_version = reader.string(d, "device.", "app_version")?;
+    }
+    if let Some(g) = reader.object(&root, "geo")? {
+        e.geo_country = reader.string(g, "geo.", "country")?;
+        e.geo_region = reader.string(g, "geo.", "region")?;
+        e.geo_city = reader.string(g, "geo.", "city")?;
+    }
+    if let Some(p) = reader.object(&root, "playback")? {
+        e.position_s = reader.number(p, "playback.", "position_s")?;
+        e.duration_s = reader.number(p, "playback.", "duration_s")?;
+        e.watched_s = reader.number(p, "playback.", "watched_s")?;
+        e.bitrate_kbps = reader.integer(p, "playback.", "bitrate_kbps")?;
+        e.resolution = reader.string(p, "playback.", "resolution")?;
+        e.buffer_ms = reader.integer(p, "playback.", "buffer_ms")?;
+        e.seek_from_s = reader.number(p, "playback.", "seek_from_s")?;
+        e.quality_from = reader.string(p, "playback.", "quality_from")?;
+        e.quality_to = reader.string(p, "playback.", "quality_to")?;
+    }
+    if let Some(a) = reader.object(&root, "ad")? {
+        e.ad_id = reader.string(a, "ad.", "ad_id")?;
+        e.campaign_id = reader.string(a, "ad.", "campaign_id")?;
+        e.ad_position = reader.string(a, "ad.", "position")?;
+        e.ad_duration_s = reader.number(a, "ad.", "duration_s")?;
+    }
+    if let Some(x) = reader.object(&root, "error")? {
+        e.error_code = reader.string(x, "error.", "code")?;
+        e.error_message = reader.string(x, "error.", "message")?;
+    }
+    Ok(e)
+}
+
+struct Reader {
+    text_numbers: bool,
+}
+
+impl Reader {
+    fn object<'a>(&self, m: &'a Map<String, Value>, key: &str) -> Result<Option<&'a Map<String, Value>>, Rejection> {
+        match m.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(o)) => Ok(Some(o)),
+            Some(other) => Err(wrong_type("", key, "an object", other)),
+        }
+    }
+
+    fn string(&self, m: &Map<String, Value>, prefix: &str, key: &str) -> Result<Option<String>, Rejection> {
+        match m.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            // Codes and versions are sometimes sent as numbers; their text is unambiguous.
+            Some(Value::Number(n)) if matches!(key, "code" | "app_version" | "resolution") => Ok(Some(n.to_string())),
+            Some(other) => Err(wrong_type(prefix, key, "a string", other)),
+        }
+    }
+
+    fn number(&self, m: &Map<String, Value>, prefix: &str, key: &str) -> Result<Option<f64>, Rejection> {
+        match m.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(Value::String(s)) if self.text_numbers && s.is_empty() => Ok(None),
+            Some(Value::String(s)) if self.text_numbers => match s.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok(Some(v)),
+                _ => Err(wrong_type(prefix, key, "a number", &Value::String(s.clone()))),
+            },
+            Some(other) => Err(wrong_type(prefix, key, "a number", other)),
+        }
+    }
+
+    fn integer(&self, m: &Map<String, Value>, prefix: &str, key: &str) -> Result<Option<i64>, Rejection> {
+        let Some(v) = self.number(m, prefix, key)? else { return Ok(None) };
+        if v.fract() != 0.0 || v.abs() > 9.0e15 {
+            return Err(reject(format!("type_{key}"), format!("{prefix}{key} {v} is not a whole number")));
+        }
+        Ok(Some(v as i64))
+    }
+}
+
+fn wrong_type(prefix: &str, key: &str, expected: &str, got: &Value) -> Rejection {
+    let shown = got.to_string();
+    let shown = if shown.len() > 60 { format!("{}...", &shown[..shown.char_indices().nth(57).map_or(shown.len(), |(i, _)| i)]) } else { shown };
+    reject(format!("type_{key}"), format!("{prefix}{key} must be {expected}, got {shown}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(payload: &str) -> TypedEvent {
+        parse_event(payload, false, false).unwrap_or_else(|r| panic!("{payload}: {r:?}"))
+    }
+
+    fn rejected(payload: &str) -> Rejection {
+        parse_event(payload, false, false).expect_err(payload)
+    }
+
+    #[test]
+    fn a_full_event_is_flattened_and_typed() {
+        let e = ok(r#"{"event_id":"e1","event_type":"play","event_ts":"2025-01-01T23:30:00-05:00","user_id":"u1","session_id":"s1","content_id":"c1",
+            "device":{"type":"smart_tv","os":"tizen","app_version":"5.1"},"geo":{"country":"US","region":"NY","city":"New York"},
+            "playback":{"position_s":12.5,"duration_s":3600,"watched_s":10,"bitrate_kbps":4500,"resolution":"1080p","buffer_ms":0},
+            "experiment":"A"}"#);
+        assert_eq!(e.event_id.as_deref(), Some("e1"));
+        assert_eq!(e.event_date, NaiveDate::from_ymd_opt(2025, 1, 2), "23:30-05:00 is the next UTC day");
+        assert_eq!(e.event_ts, Some(1_735_792_200_000_000));
+        assert_eq!((e.device_type.as_deref(), e.geo_city.as_deref()), (Some("smart_tv"), Some("New York")));
+        assert_eq!((e.position_s, e.duration_s, e.bitrate_kbps, e.buffer_ms), (Some(12.5), Some(3600.0), Some(4500), Some(0)));
+        let ms = ok(r#"{"event_ts":1735689600000}"#);
+        assert_eq!(ms.event_date, NaiveDate::from_ymd_opt(2025, 1, 1));
+    }
+
+    #[test]
+    fn malformed_and_mistyped_payloads_are_rejected_with_their_rule() {
+        assert_eq!(rejected("{not json").rule, "parse_json");
+        assert_eq!(rejected("[1]").rule, "parse_json");
+        assert_eq!(rejected(r#"{"event_ts":"yesterday"}"#).rule, "parse_event_ts");
+        let r = rejected(r#"{"playback":{"position_s":"abc"}}"#);
+        assert_eq!((r.rule.as_str(), r.reason.as_str()), ("type_position_s", r#"playback.position_s must be a number, got "abc""#));
+        assert_eq!(rejected(r#"{"user_id":42}"#).rule, "type_user_id");
+        assert_eq!(rejected(r#"{"device":"tv"}"#).rule, "type_device");
+        assert_eq!(rejected(r#"{"playback":{"buffer_ms":1.5}}"#).rule, "type_buffer_ms");
+        assert_eq!(parse_event("{}", true, false).unwrap_err().rule, "parse_utf8");
+    }
+
+    #[test]
+    fn well_formed_but_wrong_values_are_left_to_the_expectations() {
+        let e = ok(r#"{"event_type":"teleport","playback":{"position_s":-3}}"#);
+        assert_eq!((e.event_id, e.event_type.as_deref(), e.position_s), (None, Some("teleport"), Some(-3.0)));
+    }
+
+    #[test]
+    fn csv_rows_read_numbers_written_as_text() {
+        let e = parse_event(r#"{"event_ts":"1735689600000","playback":{"position_s":"12.5","bitrate_kbps":"800"}}"#, false, true).unwrap();
+        assert_eq!((e.position_s, e.bitrate_kbps, e.event_date), (Some(12.5), Some(800), NaiveDate::from_ymd_opt(2025, 1, 1)));
+        let r = parse_event(r#"{"playback":{"position_s":"abc"}}"#, false, true).unwrap_err();
+        assert_eq!(r.rule, "type_position_s");
+    }
+}
