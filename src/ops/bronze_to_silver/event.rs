@@ -10,7 +10,7 @@
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
-use crate::ops::ingest::parse::event_time;
+use crate::ops::ingest::parse::read_event_time;
 
 /// A payload's fields, typed as `silver.video_events` declares them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -79,14 +79,7 @@ pub fn parse_event(payload: &str, original_bytes: bool, text_numbers: bool) -> R
     match root.get("event_ts") {
         None | Some(Value::Null) => {}
         Some(ts) => {
-            let ts = match (ts, text_numbers) {
-                // A CSV cell holding epoch milliseconds.
-                (Value::String(s), true) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-                    s.parse::<i64>().map(Value::from).unwrap_or_else(|_| ts.clone())
-                }
-                _ => ts.clone(),
-            };
-            let t = event_time(&ts).map_err(|reason| reject("parse_event_ts", reason))?;
+            let t = read_event_time(ts, text_numbers).map_err(|reason| reject("parse_event_ts", reason))?;
             e.event_ts = Some(t.timestamp_micros());
             e.event_date = Some(t.date_naive());
         }

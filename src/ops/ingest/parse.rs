@@ -141,12 +141,17 @@ struct Probe {
 }
 
 fn record_from_text(payload: String, payload_bytes: Option<Vec<u8>>, line: i64) -> Record {
-    let (event_id, event_date) = probe(&payload);
+    record_from_payload(payload, payload_bytes, line, false)
+}
+
+/// `text_numbers`: the payload came from a CSV row, whose cells are all text.
+fn record_from_payload(payload: String, payload_bytes: Option<Vec<u8>>, line: i64, text_numbers: bool) -> Record {
+    let (event_id, event_date) = probe(&payload, text_numbers);
     Record { payload, payload_bytes, line, event_id, event_date }
 }
 
 /// The event id (when a string) and the UTC date of `event_ts`, or why it cannot be read.
-pub fn probe(payload: &str) -> (Option<String>, Result<NaiveDate, String>) {
+pub fn probe(payload: &str, text_numbers: bool) -> (Option<String>, Result<NaiveDate, String>) {
     // serde would also read a struct from a JSON array, positionally; events are objects.
     let object = payload.trim_start().starts_with('{');
     let probe: Probe = match serde_json::from_str(payload) {
@@ -161,9 +166,23 @@ pub fn probe(payload: &str) -> (Option<String>, Result<NaiveDate, String>) {
     };
     let date = match probe.event_ts {
         None | Some(serde_json::Value::Null) => Err("event_ts is missing".to_string()),
-        Some(ts) => event_time(&ts).map(|t| t.date_naive()),
+        Some(ts) => read_event_time(&ts, text_numbers).map(|t| t.date_naive()),
     };
     (event_id, date)
+}
+
+/// `event_ts` as bronze and silver both read it: [`event_time`], and for CSV rows (all text)
+/// also epoch milliseconds written as digits. Both layers must agree, so that every bronze row
+/// of a date ends in silver or quarantine of the same date.
+pub fn read_event_time(value: &serde_json::Value, text_numbers: bool) -> Result<DateTime<Utc>, String> {
+    if let (serde_json::Value::String(s), true) = (value, text_numbers) {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(ms) = s.parse::<i64>() {
+                return event_time(&serde_json::Value::from(ms));
+            }
+        }
+    }
+    event_time(value)
 }
 
 /// DESIGN §2: `event_ts` is an RFC 3339 string with an offset, or integer epoch milliseconds.
@@ -284,7 +303,7 @@ fn parse_csv(bytes: &[u8]) -> Result<ParsedFile, String> {
         };
         let record = match split_csv(raw) {
             Ok(cells) if cells.len() == header.len() => {
-                record_from_text(csv_row_to_json(&header, &cells), None, line)
+                record_from_payload(csv_row_to_json(&header, &cells), None, line, true)
             }
             Ok(cells) => Record {
                 payload: raw.to_string(),

@@ -6,11 +6,11 @@ fn date(s: &str) -> NaiveDate {
 
 #[test]
 fn event_dates_follow_utc_for_any_offset_and_epoch_millis() {
-    let (_, d) = probe(r#"{"event_ts":"2025-01-01T23:30:00-05:00"}"#);
+    let (_, d) = probe(r#"{"event_ts":"2025-01-01T23:30:00-05:00"}"#, false);
     assert_eq!(d, Ok(date("2025-01-02")), "23:30-05:00 is the next UTC day");
-    let (_, d) = probe(r#"{"event_ts":"2025-01-02T03:00:00+05:30"}"#);
+    let (_, d) = probe(r#"{"event_ts":"2025-01-02T03:00:00+05:30"}"#, false);
     assert_eq!(d, Ok(date("2025-01-01")), "03:00+05:30 is the previous UTC day");
-    let (id, d) = probe(r#"{"event_id":"e1","event_ts":1735689600000}"#);
+    let (id, d) = probe(r#"{"event_id":"e1","event_ts":1735689600000}"#, false);
     assert_eq!((id.as_deref(), d), (Some("e1"), Ok(date("2025-01-01"))));
 }
 
@@ -25,7 +25,7 @@ fn unreadable_event_times_say_why() {
         ("[1,2]", "not a JSON object"),
     ];
     for (payload, reason) in cases {
-        let (_, d) = probe(payload);
+        let (_, d) = probe(payload, false);
         let err = d.unwrap_err();
         assert!(err.contains(reason), "{payload}: {err}");
     }
@@ -120,4 +120,12 @@ fn a_csv_row_that_is_not_utf8_is_kept_byte_for_byte() {
     assert_eq!(parsed.records[0].payload_bytes.as_deref(), Some(&b"\xff,1"[..]));
     assert_eq!(parsed.records[0].event_date, Err("payload is not valid UTF-8".to_string()));
     assert_eq!(parsed.records[1].line, 3);
+}
+
+#[test]
+fn csv_epoch_millis_written_as_text_give_the_event_date() {
+    let parsed = parse_file(b"event_ts\n1735689600000\n", FileFormat::Csv, false).unwrap();
+    assert_eq!(parsed.records[0].event_date, Ok(date("2025-01-01")));
+    let (_, d) = probe(r#"{"event_ts":"1735689600000"}"#, false);
+    assert!(d.is_err(), "in JSON, epoch milliseconds are an integer");
 }
