@@ -81,7 +81,7 @@ enum Command {
     Ingest(IngestArgs),
     /// [not yet implemented: issue 4] Consume Kafka into bronze in exactly-once micro-batches
     Stream(StreamArgs),
-    /// [not yet implemented: issue 3] Validate, type and deduplicate bronze into silver and quarantine
+    /// Validate, type and deduplicate bronze dates into silver and quarantine (--date/--from/--to; incremental: issue 3)
     BronzeToSilver(DateArgs),
     /// [not yet implemented: issue 3] Build the gold tables for dates from silver
     SilverToGold(GoldArgs),
@@ -506,8 +506,10 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
         }
         Command::Stream(_) => Err(Error::not_implemented("stream", "issue 4")),
         Command::BronzeToSilver(d) => {
-            dates_of(&d)?;
-            Err(Error::not_implemented("bronze-to-silver", "issue 3"))
+            let settings = ops::bronze_to_silver::BronzeToSilverSettings { dates: dates_of(&d)?, args };
+            let report = ops::bronze_to_silver::bronze_to_silver(&lakehouse()?, &catalog()?, &settings).await?;
+            let text = ops::bronze_to_silver::summary(&report);
+            Ok(render("bronze-to-silver", &report, text))
         }
         Command::SilverToGold(g) => {
             dates_of(&g.dates)?;

@@ -5,8 +5,9 @@
 //! and after it (`vbda check`, like `dbt test`). Row-level rules (`not_null`,
 //! `accepted_values`, `range`, each optionally limited by `when`) mark the rows that fail;
 //! set-level rules (`unique`, `relationships`) compare rows with each other or with another
-//! table. Nulls pass `accepted_values`, `range` and `relationships` (as in dbt): absence is
-//! what `not_null` is for. `unique` treats nulls as equal, like GROUP BY.
+//! table. Nulls pass `accepted_values`, `range`, `relationships` and single-column `unique`
+//! (as in dbt): absence is what `not_null` is for. A multi-column `unique` treats a null as one
+//! value, like GROUP BY (gold keys with an "unknown" group).
 
 use std::collections::HashMap;
 
@@ -179,9 +180,14 @@ fn failure(exp: &Expectation, spec: &TableSpec, refs: &References) -> Result<Opt
         }
         RuleKind::Unique => {
             let columns: Vec<Expr> = exp.target_columns().iter().map(|n| col(*n)).collect();
-            let key = if columns.len() == 1 { columns[0].clone() } else { as_struct(columns) };
             let names = exp.target_columns().join(", ");
-            (key.is_duplicated(), lit(format!("({names}) is not unique")))
+            // One column: nulls are not values (as in dbt); several: a null is one group value.
+            let fails = if columns.len() == 1 {
+                columns[0].clone().is_not_null().and(columns[0].clone().is_duplicated())
+            } else {
+                as_struct(columns).is_duplicated()
+            };
+            (fails, lit(format!("({names}) is not unique")))
         }
         RuleKind::Relationships => {
             let (Some(to), Some(to_column)) = (&exp.to, &exp.to_column) else {

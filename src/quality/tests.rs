@@ -120,7 +120,7 @@ fn every_rule_counts_its_failures_and_the_first_drop_rule_names_the_row() {
 #[test]
 fn a_broken_fail_rule_stops_the_run_and_missing_references_are_not_evaluated() {
     let (_d, spec) = spec();
-    let df = df!("id" => ["a", "a"], "kind" => ["play", "play"], "content_id" => ["x", "x"], "n" => [1.0, 1.0]).unwrap();
+    let df = df!("id" => [Some("a"), Some("a"), None, None], "kind" => ["play"; 4], "content_id" => ["x"; 4], "n" => [1.0; 4]).unwrap();
     let (_, audit) = audit(df, &spec, &References::new()).unwrap();
     let err = audit.fail_error().expect("duplicate ids break a fail rule");
     assert_eq!(err.exit_code(), 1);

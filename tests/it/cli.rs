@@ -32,7 +32,7 @@ fn usage_errors_exit_2_and_unbuilt_commands_exit_1_saying_so() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("error: `vbda silver-to-gold` is not implemented yet (issue 3)"), "{}", run.stderr);
     assert!(run.stderr.contains("hint:"), "{}", run.stderr);
-    let run = ctx.run(&["bronze-to-silver", "--from", "2025-01-03", "--to", "2025-01-01"]);
+    let run = ctx.run(&["silver-to-gold", "--from", "2025-01-03", "--to", "2025-01-01"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("--from 2025-01-03 is after --to 2025-01-01"), "{}", run.stderr);
 

@@ -1,5 +1,149 @@
-//! `vbda bronze-to-silver` (issue 3, in progress): bronze payloads -> typed, validated,
-//! deduplicated silver events and quarantine. Built so far: reading one payload into a typed
-//! event ([`event`]); the command itself is not wired yet.
+//! `vbda bronze-to-silver --date D | --from D1 --to D2`: rebuilds those `event_date`
+//! partitions of `silver.video_events` and `silver.video_events_quarantine` from bronze.
+//!
+//! Each run reads the bronze partitions of the dates at one bronze version, types and
+//! validates every row ([`event`]), keeps the first arrival of each `event_id`, applies the
+//! silver spec's expectations ([`transform`]), and then replaces exactly those partitions:
+//! one commit on silver, one on quarantine, each naming the bronze version it read and the
+//! per-date counts. A `fail` rule stops the run before either commit. A rerun reads the same
+//! bronze and writes the same rows, so it is idempotent; a crash between the two commits
+//! leaves silver new and quarantine old until the rerun replaces both.
+//!
+//! Not built yet (issue 3): the incremental mode (no dates), `--content`, gold, `check`.
 
 pub mod event;
+pub mod transform;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use chrono::{NaiveDate, Utc};
+use polars::prelude::*;
+use serde::Serialize;
+use tracing::info;
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use crate::lake::{self, CommitInfo, Lakehouse, PartitionFilter, WriteOutcome};
+use crate::quality::{References, RuleOutcome};
+
+pub use transform::DateCounts;
+
+#[derive(Debug, Clone, Default)]
+pub struct BronzeToSilverSettings {
+    /// The event dates to rebuild.
+    pub dates: Vec<NaiveDate>,
+    /// The command line, recorded in commit info.
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BronzeToSilverReport {
+    pub bronze_version: i64,
+    pub dates: BTreeMap<NaiveDate, DateCounts>,
+    pub bronze_rows: u64,
+    pub silver_rows: u64,
+    pub quarantined: u64,
+    pub duplicates: u64,
+    pub silver: WriteOutcome,
+    pub quarantine: WriteOutcome,
+    pub rules: Vec<RuleOutcome>,
+    pub seconds: f64,
+}
+
+pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &BronzeToSilverSettings) -> Result<BronzeToSilverReport> {
+    let started = Instant::now();
+    if settings.dates.is_empty() {
+        return Err(Error::not_implemented("bronze-to-silver without --date/--from", "incremental mode: issue 3")
+            .with_hint("pass --date D or --from D1 --to D2"));
+    }
+    let bronze_spec = catalog.table("bronze.video_events")?;
+    let silver_spec = catalog.table("silver.video_events")?;
+    let quarantine_spec = catalog.table("silver.video_events_quarantine")?;
+    let bronze = lake
+        .open(bronze_spec)
+        .await?
+        .ok_or_else(|| Error::data("bronze.video_events does not exist yet").with_hint("run `vbda ingest` (or `vbda stream`) first"))?;
+    let bronze_version = bronze.version().map(|v| v as i64).unwrap_or(0);
+    let dates: Vec<String> = settings.dates.iter().map(|d| d.to_string()).collect();
+    let rows = lake::read_partitions(&bronze, bronze_spec, &PartitionFilter::values_of("event_date", &dates)).await?;
+
+    // Allowed content ids for the relationships rule, when the catalog has been loaded.
+    let mut refs = References::new();
+    let content_spec = catalog.table("silver.content")?;
+    if let Some(content) = lake.open(content_spec).await? {
+        let ids = lake::read_partitions(&content, content_spec, &PartitionFilter::all()).await?;
+        let ids = tokio::task::block_in_place(|| ids.select([col("content_id")]).collect())
+            .map_err(lake::convert::polars_err)?;
+        let ids = ids.column("content_id").map_err(lake::convert::polars_err)?.as_materialized_series().clone();
+        refs.insert(("silver.content".into(), "content_id".into()), ids);
+    }
+
+    let now = Utc::now().timestamp_micros();
+    let out = tokio::task::block_in_place(|| -> Result<_> {
+        let bronze_rows = rows.collect().map_err(lake::convert::polars_err)?;
+        transform::transform(bronze_rows, silver_spec, &refs, bronze_version, now)
+    })?;
+    if let Some(err) = out.audit.fail_error() {
+        return Err(err);
+    }
+    let total = |f: fn(&DateCounts) -> u64| out.counts.values().map(f).sum::<u64>();
+    let counts_json = serde_json::to_value(&out.counts).unwrap_or_default();
+    let info = |table: &str| {
+        CommitInfo::new("bronze-to-silver")
+            .with_args(settings.args.iter().cloned())
+            .with_source(&bronze_spec.id, bronze_version)
+            .with_count("bronze_rows", total(|c| c.bronze_rows))
+            .with_count("silver_rows", total(|c| c.silver_rows))
+            .with_count("quarantined", total(|c| c.quarantined))
+            .with_count("duplicates", total(|c| c.duplicates))
+            .with_detail("dates", counts_json.clone())
+            .with_detail("table", serde_json::json!(table))
+    };
+
+    let silver_batches = lake::df_to_batches(&out.silver, &lake::arrow_schema(silver_spec))?;
+    let quarantine_batches = lake::df_to_batches(&out.quarantine, &lake::arrow_schema(quarantine_spec))?;
+    let silver = lake.open_or_create(silver_spec).await?;
+    let (_, silver_out) =
+        lake::overwrite_partitions(silver, silver_spec, "event_date", &dates, silver_batches, info("silver")).await?;
+    let quarantine = lake.open_or_create(quarantine_spec).await?;
+    let (_, quarantine_out) = lake::overwrite_partitions(
+        quarantine,
+        quarantine_spec,
+        "event_date",
+        &dates,
+        quarantine_batches,
+        info("quarantine"),
+    )
+    .await?;
+    info!(bronze_version, silver_version = silver_out.version, quarantine_version = quarantine_out.version, "Rebuilt silver dates.");
+    Ok(BronzeToSilverReport {
+        bronze_version,
+        bronze_rows: total(|c| c.bronze_rows),
+        silver_rows: total(|c| c.silver_rows),
+        quarantined: total(|c| c.quarantined),
+        duplicates: total(|c| c.duplicates),
+        dates: out.counts,
+        silver: silver_out,
+        quarantine: quarantine_out,
+        rules: out.audit.outcomes,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+pub fn summary(r: &BronzeToSilverReport) -> String {
+    let mut out = format!(
+        "bronze-to-silver from bronze.video_events v{}: {} bronze rows -> {} silver, {} quarantined, {} duplicates removed; silver.video_events v{}, quarantine v{} ({:.1}s)",
+        r.bronze_version, r.bronze_rows, r.silver_rows, r.quarantined, r.duplicates, r.silver.version, r.quarantine.version, r.seconds
+    );
+    for (d, c) in &r.dates {
+        out.push_str(&format!(
+            "\n  {d}: bronze {} = silver {} + quarantined {} + duplicates {}",
+            c.bronze_rows, c.silver_rows, c.quarantined, c.duplicates
+        ));
+    }
+    for rule in r.rules.iter().filter(|o| o.failing_rows.unwrap_or(0) > 0) {
+        out.push_str(&format!("\n  rule {} ({}): {} rows", rule.name, rule.severity, rule.failing_rows.unwrap_or(0)));
+    }
+    out
+}

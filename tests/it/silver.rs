@@ -1,0 +1,93 @@
+//! `vbda bronze-to-silver --date`: typed, validated, deduplicated, reconciled, idempotent.
+
+use polars::prelude::*;
+use vbda::catalog::Catalog;
+use vbda::lake::{self, Lakehouse, PartitionFilter};
+
+use crate::common::{TestContext, project_dir};
+
+fn read(ctx: &TestContext, table: &str) -> DataFrame {
+    let catalog = Catalog::load(&project_dir()).unwrap();
+    let spec = catalog.table(table).unwrap().clone();
+    let lake = Lakehouse::new(ctx.lakehouse().to_str().unwrap(), Default::default()).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let t = lake.open(&spec).await.unwrap().expect("table exists");
+        let lf = lake::read_partitions(&t, &spec, &PartitionFilter::all()).await.unwrap();
+        tokio::task::block_in_place(|| lf.collect().unwrap())
+    })
+}
+
+fn strings(df: &DataFrame, column: &str) -> Vec<String> {
+    let ca = df.column(column).unwrap().cast(&DataType::String).unwrap();
+    let ca = ca.str().unwrap().clone();
+    let mut out: Vec<String> = (0..ca.len()).map(|i| ca.get(i).unwrap_or("<null>").to_string()).collect();
+    out.sort();
+    out
+}
+
+const DAY1: &str = r#"{"event_id":"e1","event_type":"play","event_ts":"2025-01-01T10:00:00Z","user_id":"u1","session_id":"s1","content_id":"c1","playback":{"position_s":5,"watched_s":5}}
+{"event_id":"e2","event_type":"heartbeat","event_ts":"2025-01-01T23:30:00-05:00","user_id":"u1","session_id":"s1","content_id":"c1"}
+{"event_id":"e3","event_type":"pause","event_ts":1735725600000,"user_id":"u2","session_id":"s2","content_id":"c2","extra":{"x":1}}
+{"event_id":"e4","event_type":"play","event_ts":"2025-01-01T11:00:00+05:30","user_id":"u2","session_id":"s2","content_id":"c2","playback":{"position_s":"abc"}}
+{"event_id":"e5","event_type":"play","event_ts":"2025-01-01T12:00:00Z","user_id":"u3","session_id":"s3","content_id":"c3","playback":{"position_s":-1}}
+{"event_id":"e6","event_type":"teleport","event_ts":"2025-01-01T12:00:00Z","user_id":"u3","session_id":"s3"}
+{"event_type":"play","event_ts":"2025-01-01T12:00:00Z","user_id":"u3","session_id":"s3","content_id":"c3"}
+{"event_id":"e7","event_type":"play","event_ts":"2025-01-01T12:00:00Z","user_id":"u3","session_id":"s3"}
+{"event_id":"e1","event_type":"play","event_ts":"2025-01-01T10:00:00Z","user_id":"u1","session_id":"s1","content_id":"c1","playback":{"position_s":5,"watched_s":5}}
+"#;
+
+#[test]
+fn one_date_is_typed_validated_deduplicated_and_reconciled_and_a_rerun_changes_nothing() {
+    let ctx = TestContext::new();
+    std::fs::write(ctx.landing().join("a.ndjson"), DAY1).unwrap();
+    ctx.run_json(&["ingest"]);
+    // The same event again, later, with other content: the first arrival wins.
+    std::fs::write(ctx.landing().join("b.ndjson"), DAY1.lines().next().unwrap().replace("\"position_s\":5", "\"position_s\":99")).unwrap();
+    ctx.run_json(&["ingest"]);
+
+    let out = ctx.run_json(&["bronze-to-silver", "--date", "2025-01-01"]);
+    let day = &out["dates"]["2025-01-01"];
+    assert_eq!(day["bronze_rows"], 9, "{out}");
+    assert_eq!(day["silver_rows"], 2, "e1, e3: {out}");
+    assert_eq!(day["duplicates"], 2, "e1 twice more: {out}");
+    assert_eq!(day["quarantined"], 5, "{out}");
+
+    let silver = read(&ctx, "silver.video_events");
+    assert_eq!(strings(&silver, "event_id"), ["e1", "e3"]);
+    let e1 = silver.clone().lazy().filter(col("event_id").eq(lit("e1"))).collect().unwrap();
+    assert_eq!(e1.column("position_s").unwrap().f64().unwrap().get(0), Some(5.0), "first arrival wins");
+    assert_eq!(strings(&silver, "event_date"), ["2025-01-01", "2025-01-01"]);
+
+    let quarantine = read(&ctx, "silver.video_events_quarantine");
+    assert_eq!(
+        strings(&quarantine, "rule"),
+        ["accepted_values_event_type", "not_null_content_id_playback", "not_null_event_id", "range_position_s", "type_position_s"]
+    );
+    let reasons = strings(&quarantine, "reason");
+    assert!(reasons.contains(&r#"playback.position_s must be a number, got "abc""#.to_string()), "{reasons:?}");
+    assert!(strings(&quarantine, "payload").iter().any(|p| p.contains("teleport")), "the raw payload is kept");
+    assert!(strings(&quarantine, "source_file").iter().all(|f| f.ends_with("a.ndjson")));
+
+    // e2 (23:30-05:00) belongs to 2025-01-02.
+    let out2 = ctx.run_json(&["bronze-to-silver", "--date", "2025-01-02"]);
+    assert_eq!(out2["dates"]["2025-01-02"]["silver_rows"], 1, "{out2}");
+
+    // Rerun: same rows, same counts.
+    let again = ctx.run_json(&["bronze-to-silver", "--date", "2025-01-01"]);
+    assert_eq!(again["dates"], out["dates"]);
+    let silver_again = read(&ctx, "silver.video_events");
+    assert_eq!(strings(&silver_again, "event_id"), ["e1", "e2", "e3"]);
+    assert_eq!(read(&ctx, "silver.video_events_quarantine").height(), 5);
+}
+
+#[test]
+fn without_bronze_or_dates_the_errors_say_what_to_do() {
+    let ctx = TestContext::new();
+    let run = ctx.run(&["bronze-to-silver", "--date", "2025-01-01"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("bronze.video_events does not exist yet") && run.stderr.contains("hint: run `vbda ingest`"), "{}", run.stderr);
+    let run = ctx.run(&["bronze-to-silver"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("not implemented yet") && run.stderr.contains("--date D"), "{}", run.stderr);
+}
