@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# From nothing to a bronze table: build vbda, generate a day of player events, ingest them,
-# and show the lakehouse. Everything goes under ./quickstart (delete it to start over).
+# From nothing to silver: build vbda, generate a day of player events, ingest them, validate
+# and deduplicate them into silver, and show the lakehouse. Everything goes under
+# ./quickstart (delete it to start over).
 # Usage: scripts/quickstart.sh [events-per-day]   (VBDA_PROFILE=release for an optimised build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,4 +19,5 @@ export VBDA_PROJECT="$root" VBDA_LAKEHOUSE="$PWD/lakehouse" VBDA_LANDING="$PWD/l
   --malformed-share 0.01 --duplicate-share 0.01 --late-share 0.01 --bad-value-share 0.01
 "$vbda" ingest
 "$vbda" ingest   # a second run finds nothing new
+"$vbda" bronze-to-silver --date 2025-01-01
 "$vbda" tables
