@@ -81,7 +81,7 @@ enum Command {
     Ingest(IngestArgs),
     /// [not yet implemented: issue 4] Consume Kafka into bronze in exactly-once micro-batches
     Stream(StreamArgs),
-    /// Validate, type and deduplicate bronze dates into silver and quarantine (--date/--from/--to; incremental: issue 3)
+    /// Validate, type and deduplicate bronze into silver and quarantine (dates given, or those new bronze commits touched)
     BronzeToSilver(DateArgs),
     /// [not yet implemented: issue 3] Build the gold tables for dates from silver
     SilverToGold(GoldArgs),

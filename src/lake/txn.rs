@@ -196,3 +196,36 @@ async fn read_checkpoint_txns(
     }
     Ok(())
 }
+
+/// The values of partition column `column` that commits `after + 1 ..= upto` added files to
+/// (read from the commits' `add` actions), or None when some of those commits' JSON files are
+/// gone (cleaned up after a checkpoint): the caller must then consider every partition.
+pub async fn partitions_added(
+    table: &DeltaTable,
+    after: Option<i64>,
+    upto: i64,
+    column: &str,
+) -> Result<Option<std::collections::BTreeSet<String>>> {
+    let store = table.log_store().object_store(None);
+    let mut out = std::collections::BTreeSet::new();
+    let first = after.map(|v| v + 1).unwrap_or(0);
+    for version in first..=upto {
+        let path = Path::from("_delta_log").join(format!("{version:020}.json"));
+        let bytes = match store.as_ref().get(&path).await {
+            Ok(found) => found.bytes().await.env_err(|| format!("cannot read Delta commit {path}"))?,
+            Err(deltalake::ObjectStoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(Error::environment(format!("cannot read Delta commit {path}")).with_source(e)),
+        };
+        for line in bytes.split(|b| *b == b'\n') {
+            if !contains(line, b"\"add\"") {
+                continue;
+            }
+            let action: serde_json::Value = serde_json::from_slice(line)
+                .data_err(|| format!("Delta commit {path} holds a line that is not JSON"))?;
+            if let Some(value) = action.get("add").and_then(|a| a.get("partitionValues")).and_then(|p| p.get(column)).and_then(|v| v.as_str()) {
+                out.insert(value.to_string());
+            }
+        }
+    }
+    Ok(Some(out))
+}

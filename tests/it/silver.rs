@@ -88,6 +88,28 @@ fn without_bronze_or_dates_the_errors_say_what_to_do() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("bronze.video_events does not exist yet") && run.stderr.contains("hint: run `vbda ingest`"), "{}", run.stderr);
     let run = ctx.run(&["bronze-to-silver"]);
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("not implemented yet") && run.stderr.contains("--date D"), "{}", run.stderr);
+    assert_eq!(run.code, 1, "incremental needs bronze too: {}", run.stderr);
+}
+
+#[test]
+fn incremental_runs_rebuild_exactly_the_dates_new_bronze_commits_touched() {
+    let ctx = TestContext::new();
+    std::fs::write(ctx.landing().join("a.ndjson"), DAY1).unwrap();
+    ctx.run_json(&["ingest"]);
+    let first = ctx.run_json(&["bronze-to-silver"]);
+    let dates: Vec<&String> = first["dates"].as_object().unwrap().keys().collect();
+    assert_eq!(dates, ["2025-01-01", "2025-01-02"], "{first}");
+
+    let idle = ctx.run_json(&["bronze-to-silver"]);
+    assert_eq!((idle["bronze_rows"].as_u64(), idle["silver"].is_null()), (Some(0), true), "nothing new: {idle}");
+
+    // A late event for a date already built.
+    let late = r#"{"event_id":"late1","event_type":"like","event_ts":"2025-01-01T08:00:00Z","user_id":"u9","session_id":"s9","content_id":"c1"}"#;
+    std::fs::write(ctx.landing().join("late.ndjson"), format!("{late}\n")).unwrap();
+    ctx.run_json(&["ingest"]);
+    let again = ctx.run_json(&["bronze-to-silver"]);
+    let dates: Vec<&String> = again["dates"].as_object().unwrap().keys().collect();
+    assert_eq!(dates, ["2025-01-01"], "only the late event's date: {again}");
+    assert_eq!(again["dates"]["2025-01-01"]["silver_rows"], 3, "{again}");
+    assert_eq!(strings(&read(&ctx, "silver.video_events"), "event_id"), ["e1", "e2", "e3", "late1"]);
 }

@@ -9,7 +9,11 @@
 //! bronze and writes the same rows, so it is idempotent; a crash between the two commits
 //! leaves silver new and quarantine old until the rerun replaces both.
 //!
-//! Not built yet (issue 3): the incremental mode (no dates), `--content`, gold, `check`.
+//! Without dates it runs incrementally: the bronze version each incremental run processed is
+//! recorded as a Delta application transaction (`vbda.bronze-to-silver`) in both the silver
+//! and the quarantine commit; the next run takes the bronze commits after the older of the
+//! two and rebuilds every date they added files to (late events included). A crash between
+//! the two commits leaves the quarantine's record behind, so the rerun redoes those dates.
 
 pub mod event;
 pub mod transform;
@@ -45,18 +49,15 @@ pub struct BronzeToSilverReport {
     pub silver_rows: u64,
     pub quarantined: u64,
     pub duplicates: u64,
-    pub silver: WriteOutcome,
-    pub quarantine: WriteOutcome,
+    /// None when there was nothing to do.
+    pub silver: Option<WriteOutcome>,
+    pub quarantine: Option<WriteOutcome>,
     pub rules: Vec<RuleOutcome>,
     pub seconds: f64,
 }
 
 pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &BronzeToSilverSettings) -> Result<BronzeToSilverReport> {
     let started = Instant::now();
-    if settings.dates.is_empty() {
-        return Err(Error::not_implemented("bronze-to-silver without --date/--from", "incremental mode: issue 3")
-            .with_hint("pass --date D or --from D1 --to D2"));
-    }
     let bronze_spec = catalog.table("bronze.video_events")?;
     let silver_spec = catalog.table("silver.video_events")?;
     let quarantine_spec = catalog.table("silver.video_events_quarantine")?;
@@ -65,7 +66,33 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
         .await?
         .ok_or_else(|| Error::data("bronze.video_events does not exist yet").with_hint("run `vbda ingest` (or `vbda stream`) first"))?;
     let bronze_version = bronze.version().map(|v| v as i64).unwrap_or(0);
-    let dates: Vec<String> = settings.dates.iter().map(|d| d.to_string()).collect();
+    let incremental = settings.dates.is_empty();
+    let dates: Vec<String> = if incremental {
+        let mut seen = Vec::new();
+        for spec in [silver_spec, quarantine_spec] {
+            seen.push(match lake.open(spec).await? {
+                Some(t) => lake::txn::RecordedTransactions::load(&t).await?.versions.get(INCREMENTAL_APP).copied(),
+                None => None,
+            });
+        }
+        // Both tables must have seen a bronze version for it to count as processed.
+        let processed = match (seen[0], seen[1]) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            _ => None,
+        };
+        if processed == Some(bronze_version) {
+            return Ok(BronzeToSilverReport::nothing(bronze_version, started));
+        }
+        match lake::txn::partitions_added(&bronze, processed, bronze_version, "event_date").await? {
+            Some(dates) => dates.into_iter().collect(),
+            None => all_dates(&bronze).await?,
+        }
+    } else {
+        settings.dates.iter().map(|d| d.to_string()).collect()
+    };
+    if dates.is_empty() {
+        return Ok(BronzeToSilverReport::nothing(bronze_version, started));
+    }
     let rows = lake::read_partitions(&bronze, bronze_spec, &PartitionFilter::values_of("event_date", &dates)).await?;
 
     // Allowed content ids for the relationships rule, when the catalog has been loaded.
@@ -90,7 +117,9 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     let total = |f: fn(&DateCounts) -> u64| out.counts.values().map(f).sum::<u64>();
     let counts_json = serde_json::to_value(&out.counts).unwrap_or_default();
     let info = |table: &str| {
-        CommitInfo::new("bronze-to-silver")
+        let info = CommitInfo::new("bronze-to-silver");
+        let info = if incremental { info.with_transaction(INCREMENTAL_APP, bronze_version) } else { info };
+        info
             .with_args(settings.args.iter().cloned())
             .with_source(&bronze_spec.id, bronze_version)
             .with_count("bronze_rows", total(|c| c.bronze_rows))
@@ -124,17 +153,51 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
         quarantined: total(|c| c.quarantined),
         duplicates: total(|c| c.duplicates),
         dates: out.counts,
-        silver: silver_out,
-        quarantine: quarantine_out,
+        silver: Some(silver_out),
+        quarantine: Some(quarantine_out),
         rules: out.audit.outcomes,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
 
+/// The application id under which incremental runs record the bronze version they processed.
+pub const INCREMENTAL_APP: &str = "vbda.bronze-to-silver";
+
+async fn all_dates(bronze: &deltalake::DeltaTable) -> Result<Vec<String>> {
+    let snapshot = bronze.snapshot().map_err(|e| crate::error::from_delta(e, "cannot read bronze"))?;
+    let mut dates = std::collections::BTreeSet::new();
+    for file in snapshot.log_data().iter() {
+        if let Some(Some(d)) = file.partition_values_map().get("event_date") {
+            dates.insert(d.clone());
+        }
+    }
+    Ok(dates.into_iter().collect())
+}
+
+impl BronzeToSilverReport {
+    fn nothing(bronze_version: i64, started: Instant) -> Self {
+        Self {
+            bronze_version,
+            dates: BTreeMap::new(),
+            bronze_rows: 0,
+            silver_rows: 0,
+            quarantined: 0,
+            duplicates: 0,
+            silver: None,
+            quarantine: None,
+            rules: Vec::new(),
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
 pub fn summary(r: &BronzeToSilverReport) -> String {
+    let (Some(silver), Some(quarantine)) = (&r.silver, &r.quarantine) else {
+        return format!("bronze-to-silver: bronze.video_events v{} has nothing new since the last incremental run", r.bronze_version);
+    };
     let mut out = format!(
         "bronze-to-silver from bronze.video_events v{}: {} bronze rows -> {} silver, {} quarantined, {} duplicates removed; silver.video_events v{}, quarantine v{} ({:.1}s)",
-        r.bronze_version, r.bronze_rows, r.silver_rows, r.quarantined, r.duplicates, r.silver.version, r.quarantine.version, r.seconds
+        r.bronze_version, r.bronze_rows, r.silver_rows, r.quarantined, r.duplicates, silver.version, quarantine.version, r.seconds
     );
     for (d, c) in &r.dates {
         out.push_str(&format!(
