@@ -19,5 +19,6 @@ export VBDA_PROJECT="$root" VBDA_LAKEHOUSE="$PWD/lakehouse" VBDA_LANDING="$PWD/l
   --malformed-share 0.01 --duplicate-share 0.01 --late-share 0.01 --bad-value-share 0.01
 "$vbda" ingest
 "$vbda" ingest   # a second run finds nothing new
+"$vbda" ingest --content content.csv
 "$vbda" bronze-to-silver --date 2025-01-01
 "$vbda" tables

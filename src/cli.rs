@@ -173,7 +173,7 @@ struct IngestArgs {
     /// Also ingest files that changed since they were ingested (as new data)
     #[arg(long)]
     reingest_changed: bool,
-    /// [not yet implemented: issue 3] Load a content catalog (CSV or NDJSON) into silver.content
+    /// Load a content catalog (CSV with header, or NDJSON) into silver.content, replacing it (no landing files are read)
     #[arg(long, value_name = "FILE")]
     content: Option<PathBuf>,
     /// Commit after this many rows [env: VBDA_INGEST_BATCH_ROWS] [vbda.toml: ingest.batch_rows] [default: 1000000]
@@ -474,8 +474,10 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             Ok(render("generate", &report, text))
         }
         Command::Ingest(a) => {
-            if a.content.is_some() {
-                return Err(Error::not_implemented("ingest --content", "issue 3"));
+            if let Some(file) = &a.content {
+                let report = ops::content::load_content(&lakehouse()?, &catalog()?, file, &args).await?;
+                let text = ops::content::summary(&report);
+                return Ok(render("ingest --content", &report, text));
             }
             let file = &project.config.ingest;
             let batch_rows = resolve(a.batch_rows, "VBDA_INGEST_BATCH_ROWS", file.batch_rows, Some(1_000_000))?;

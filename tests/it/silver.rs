@@ -113,3 +113,37 @@ fn incremental_runs_rebuild_exactly_the_dates_new_bronze_commits_touched() {
     assert_eq!(again["dates"]["2025-01-01"]["silver_rows"], 3, "{again}");
     assert_eq!(strings(&read(&ctx, "silver.video_events"), "event_id"), ["e1", "e2", "e3", "late1"]);
 }
+
+#[test]
+fn the_content_catalog_replaces_silver_content_and_feeds_the_relationship_rule() {
+    let ctx = TestContext::new();
+    let csv = ctx.dir.path().join("content.csv");
+    std::fs::write(&csv, "content_id,title,genre,duration_s,release_year\nc1,\"One, the film\",drama,3600,2020\nc2,Two,comedy,1800.5,\n").unwrap();
+    let out = ctx.run_json(&["ingest", "--content", csv.to_str().unwrap()]);
+    assert_eq!((out["rows_read"].as_u64(), out["rows_loaded"].as_u64()), (Some(2), Some(2)), "{out}");
+    let content = read(&ctx, "silver.content");
+    assert_eq!(strings(&content, "title"), ["One, the film", "Two"]);
+
+    // c3 is not in the catalog: a warning, counted on the two rows that name it (both also
+    // break drop rules); c1 and c2 rows pass.
+    std::fs::write(ctx.landing().join("a.ndjson"), DAY1).unwrap();
+    ctx.run_json(&["ingest"]);
+    let silver = ctx.run_json(&["bronze-to-silver", "--date", "2025-01-01"]);
+    let rel = silver["rules"].as_array().unwrap().iter().find(|r| r["rule"] == "relationships").unwrap();
+    assert_eq!((rel["severity"].as_str(), rel["failing_rows"].as_u64()), (Some("warn"), Some(2)), "{silver}");
+    assert_eq!(silver["silver_rows"], 2);
+
+    // A reload replaces the table; a bad value or a repeated id loads nothing.
+    std::fs::write(&csv, "content_id,title,genre,duration_s,release_year\nc9,Nine,drama,60,2001\n").unwrap();
+    ctx.run_json(&["ingest", "--content", csv.to_str().unwrap()]);
+    assert_eq!(strings(&read(&ctx, "silver.content"), "content_id"), ["c9"]);
+    std::fs::write(&csv, "content_id,title,genre,duration_s,release_year\nc1,A,drama,abc,2001\n").unwrap();
+    let run = ctx.run(&["ingest", "--content", csv.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("column `duration_s` must hold double values"), "{}", run.stderr);
+    std::fs::write(&csv, "content_id,title,genre,duration_s,release_year\nc1,A,drama,1,2001\nc1,B,drama,2,2002\n").unwrap();
+    let run = ctx.run(&["ingest", "--content", csv.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("nothing committed") && run.stderr.contains("unique_content_id"), "{}", run.stderr);
+    assert_eq!(strings(&read(&ctx, "silver.content"), "content_id"), ["c9"], "a failed load changes nothing");
+}
