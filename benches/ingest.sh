@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmark of the foundation's hot paths, in release mode: `vbda generate` and `vbda ingest`.
+# Benchmark of the hot paths built so far, in release mode: `vbda generate`, `vbda ingest` and
+# `vbda bronze-to-silver` (one date).
 # Each step runs RUNS times on fresh output; the script prints the median wall time, events/s
 # and the peak resident memory (from /usr/bin/time). The machines are shared and noisy: compare
 # medians and ratios, not single runs.
@@ -59,5 +60,8 @@ prepare='rm -rf "$work/lake"'
 measure "ingest ${events} (first run)" "$events" "$vbda" -q ingest
 prepare=':'
 measure "ingest ${events} (rerun, nothing new)" "$events" "$vbda" -q ingest
+date_arg=$(ls "$work/landing" | sed -n 's/^date=//p' | head -1)
+prepare=':'
+measure "bronze-to-silver ${events} (one date)" "$events" "$vbda" -q bronze-to-silver --date "$date_arg"
 rows=$("$vbda" -q tables --output json | python3 -c 'import json,sys; print([t["rows"] for t in json.load(sys.stdin)["tables"] if t["table"]=="bronze.video_events"][0])')
 echo "bronze rows: $rows (lines generated: $events)"

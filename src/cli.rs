@@ -85,7 +85,7 @@ enum Command {
     BronzeToSilver(DateArgs),
     /// [not yet implemented: issue 3] Build the gold tables for dates from silver
     SilverToGold(GoldArgs),
-    /// [not yet implemented: issue 3] Run the table specs' expectations against committed data
+    /// Run the table specs' expectations against committed data (exit 1 when a `fail` rule fails)
     Check(CheckArgs),
     /// List the tables with location, version, files, bytes and rows
     Tables,
@@ -517,7 +517,13 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             dates_of(&g.dates)?;
             Err(Error::not_implemented("silver-to-gold", "issue 3"))
         }
-        Command::Check(_) => Err(Error::not_implemented("check", "issue 3")),
+        Command::Check(a) => {
+            let report = ops::check::check(&lakehouse()?, &catalog()?, a.table.as_deref(), a.date).await?;
+            let text = ops::check::summary(&report);
+            let mut rendered = render("check", &report, text);
+            rendered.failure = ops::check::failure(&report);
+            Ok(rendered)
+        }
         Command::Vacuum(_) => Err(Error::not_implemented("vacuum", "issue 5")),
         Command::Optimize(_) => Err(Error::not_implemented("optimize", "issue 5")),
         Command::Checkpoint(_) => Err(Error::not_implemented("checkpoint", "issue 5")),

@@ -2,6 +2,7 @@
 //! never see clap, and the CLI never calls deltalake directly.
 
 pub mod bronze_to_silver;
+pub mod check;
 pub mod content;
 pub mod generate;
 pub mod ingest;

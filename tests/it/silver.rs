@@ -147,3 +147,32 @@ fn the_content_catalog_replaces_silver_content_and_feeds_the_relationship_rule()
     assert!(run.stderr.contains("nothing committed") && run.stderr.contains("unique_content_id"), "{}", run.stderr);
     assert_eq!(strings(&read(&ctx, "silver.content"), "content_id"), ["c9"], "a failed load changes nothing");
 }
+
+#[test]
+fn check_reports_every_rule_and_fails_on_a_broken_fail_rule() {
+    let ctx = TestContext::new();
+    std::fs::write(ctx.landing().join("a.ndjson"), DAY1).unwrap();
+    ctx.run_json(&["ingest"]);
+    ctx.run_json(&["bronze-to-silver", "--date", "2025-01-01"]);
+    let out = ctx.run_json(&["check", "--table", "silver.video_events", "--date", "2025-01-01"]);
+    assert_eq!(out["failed"], 0, "{out}");
+    let unique = out["rules"].as_array().unwrap().iter().find(|r| r["name"] == "unique_event_id").unwrap();
+    assert_eq!(unique["failing_rows"], 0);
+
+    // Someone appends a copy of silver's rows behind vbda's back: `unique_event_id` breaks.
+    let catalog = Catalog::load(&project_dir()).unwrap();
+    let spec = catalog.table("silver.video_events").unwrap().clone();
+    let lake = Lakehouse::new(ctx.lakehouse().to_str().unwrap(), Default::default()).unwrap();
+    let rows = read(&ctx, "silver.video_events");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let t = lake.open(&spec).await.unwrap().unwrap();
+        let batches = lake::df_to_batches(&rows, &lake::arrow_schema(&spec)).unwrap();
+        lake::append(t, &spec, batches, lake::CommitInfo::new("test")).await.unwrap();
+    });
+    let (out, stderr) = ctx.run_json_code(&["check"], 1);
+    assert!(stderr.contains("unique_event_id on silver.video_events"), "{stderr}");
+    assert!(out["tables_missing"].as_array().unwrap().iter().any(|t| t == "gold.daily_kpis"), "{out}");
+    let text = ctx.run(&["check", "--table", "silver.video_events"]);
+    assert!(text.stdout.contains("unique_event_id") && text.stdout.contains("fail"), "{}", text.stdout);
+}
