@@ -176,3 +176,33 @@ fn check_reports_every_rule_and_fails_on_a_broken_fail_rule() {
     let text = ctx.run(&["check", "--table", "silver.video_events"]);
     assert!(text.stdout.contains("unique_event_id") && text.stdout.contains("fail"), "{}", text.stdout);
 }
+
+/// SIGKILL during bronze-to-silver, then a rerun: the same silver and quarantine as a run
+/// that was never interrupted.
+#[test]
+fn killed_mid_run_then_rerun_gives_the_same_tables_as_a_clean_run() {
+    let ctx = TestContext::new();
+    let landing = ctx.landing();
+    ctx.run_json(&["generate", "--out", landing.to_str().unwrap(), "--content-out", "c.csv", "--events", "20000",
+        "--date", "2025-01-01", "--date", "2025-01-02", "--malformed-share", "0.02", "--duplicate-share", "0.02", "--bad-value-share", "0.02"]);
+    ctx.run_json(&["ingest"]);
+    let args = ["bronze-to-silver", "--from", "2025-01-01", "--to", "2025-01-02"];
+    let clean = ctx.run_json(&args);
+    let snapshot = |table: &str| {
+        let df = read(&ctx, table);
+        let mut ids = strings(&df, if table.ends_with("quarantine") { "payload" } else { "event_id" });
+        ids.sort();
+        (df.height(), ids)
+    };
+    let (silver, quarantine) = (snapshot("silver.video_events"), snapshot("silver.video_events_quarantine"));
+    for delay_ms in [150u64, 400, 800, 1200] {
+        let mut child = ctx.vbda().args(args).arg("-q").spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let again = ctx.run_json(&args);
+        assert_eq!(again["dates"], clean["dates"], "after a kill at {delay_ms} ms");
+        assert_eq!(snapshot("silver.video_events"), silver, "after a kill at {delay_ms} ms");
+        assert_eq!(snapshot("silver.video_events_quarantine"), quarantine, "after a kill at {delay_ms} ms");
+    }
+}
