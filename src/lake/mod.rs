@@ -321,17 +321,7 @@ pub struct WriteOutcome {
 
 /// Append record batches to a table in one commit.
 pub async fn append(table: DeltaTable, spec: &TableSpec, batches: Vec<RecordBatch>, info: CommitInfo) -> Result<(DeltaTable, WriteOutcome)> {
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let batches = if batches.is_empty() { vec![RecordBatch::new_empty(arrow_schema(spec))] } else { batches };
-    let table = table
-        .write(batches)
-        .with_save_mode(SaveMode::Append)
-        .with_partition_columns(spec.partition_by.clone())
-        .with_commit_properties(info.properties())
-        .await
-        .map_err(|e| from_delta(e, format!("cannot append to table {}", spec.id)))?;
-    let outcome = outcome(&table, spec, rows as u64).await;
-    Ok((table, outcome))
+    write(table, spec, batches, SaveMode::Append, None, info, "append to").await
 }
 
 /// Replace exactly the given values of partition column `column` with `batches`, in one
@@ -352,31 +342,35 @@ pub async fn overwrite_partitions(
         return Err(Error::data("no partitions given to overwrite"));
     }
     let predicate = partition_predicate(spec, column, values)?;
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let batches = if batches.is_empty() { vec![RecordBatch::new_empty(arrow_schema(spec))] } else { batches };
-    let table = table
-        .write(batches)
-        .with_save_mode(SaveMode::Overwrite)
-        .with_replace_where(predicate)
-        .with_partition_columns(spec.partition_by.clone())
-        .with_commit_properties(info.properties())
-        .await
-        .map_err(|e| from_delta(e, format!("cannot overwrite partitions of table {}", spec.id)))?;
-    let outcome = outcome(&table, spec, rows as u64).await;
-    Ok((table, outcome))
+    write(table, spec, batches, SaveMode::Overwrite, Some(predicate), info, "overwrite partitions of").await
 }
 
 /// Replace the whole content of a table in one commit.
 pub async fn overwrite_table(table: DeltaTable, spec: &TableSpec, batches: Vec<RecordBatch>, info: CommitInfo) -> Result<(DeltaTable, WriteOutcome)> {
+    write(table, spec, batches, SaveMode::Overwrite, None, info, "overwrite").await
+}
+
+/// One write commit. Without batches an empty one keeps the schema (an overwrite to nothing).
+async fn write(
+    table: DeltaTable,
+    spec: &TableSpec,
+    batches: Vec<RecordBatch>,
+    mode: SaveMode,
+    replace_where: Option<String>,
+    info: CommitInfo,
+    what: &str,
+) -> Result<(DeltaTable, WriteOutcome)> {
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     let batches = if batches.is_empty() { vec![RecordBatch::new_empty(arrow_schema(spec))] } else { batches };
-    let table = table
+    let mut builder = table
         .write(batches)
-        .with_save_mode(SaveMode::Overwrite)
+        .with_save_mode(mode)
         .with_partition_columns(spec.partition_by.clone())
-        .with_commit_properties(info.properties())
-        .await
-        .map_err(|e| from_delta(e, format!("cannot overwrite table {}", spec.id)))?;
+        .with_commit_properties(info.properties());
+    if let Some(predicate) = replace_where {
+        builder = builder.with_replace_where(predicate);
+    }
+    let table = builder.await.map_err(|e| from_delta(e, format!("cannot {what} table {}", spec.id)))?;
     let outcome = outcome(&table, spec, rows as u64).await;
     Ok((table, outcome))
 }
