@@ -14,7 +14,7 @@ pub mod convert;
 pub mod txn;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use deltalake::arrow::datatypes::{DataType as ArrowType, Field, Schema, SchemaRef};
@@ -50,11 +50,6 @@ impl Lakehouse {
 
     pub fn root(&self) -> &Url {
         &self.root
-    }
-
-    /// A local lakehouse's folder, or None on object storage.
-    pub fn local_root(&self) -> Option<PathBuf> {
-        (self.root.scheme() == "file").then(|| self.root.to_file_path().ok()).flatten()
     }
 
     /// The location of a table: `<root>/<layer>/<name>/`.

@@ -61,7 +61,7 @@ pub async fn check(lake: &Lakehouse, catalog: &Catalog, table: Option<&str>, dat
 }
 
 /// The referenced columns of a table's `relationships` rules, for the tables that exist.
-async fn references(lake: &Lakehouse, catalog: &Catalog, spec: &TableSpec) -> Result<References> {
+pub(crate) async fn references(lake: &Lakehouse, catalog: &Catalog, spec: &TableSpec) -> Result<References> {
     let mut refs = References::new();
     for exp in spec.expectations.iter().filter(|e| e.rule == RuleKind::Relationships) {
         let (Some(to), Some(to_column)) = (&exp.to, &exp.to_column) else { continue };

@@ -22,14 +22,13 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
-use polars::prelude::*;
 use serde::Serialize;
 use tracing::info;
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::lake::{self, CommitInfo, Lakehouse, PartitionFilter, WriteOutcome};
-use crate::quality::{References, RuleOutcome};
+use crate::quality::RuleOutcome;
 
 pub use transform::DateCounts;
 
@@ -95,16 +94,8 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     }
     let rows = lake::read_partitions(&bronze, bronze_spec, &PartitionFilter::values_of("event_date", &dates)).await?;
 
-    // Allowed content ids for the relationships rule, when the catalog has been loaded.
-    let mut refs = References::new();
-    let content_spec = catalog.table("silver.content")?;
-    if let Some(content) = lake.open(content_spec).await? {
-        let ids = lake::read_partitions(&content, content_spec, &PartitionFilter::all()).await?;
-        let ids = tokio::task::block_in_place(|| ids.select([col("content_id")]).collect())
-            .map_err(lake::convert::polars_err)?;
-        let ids = ids.column("content_id").map_err(lake::convert::polars_err)?.as_materialized_series().clone();
-        refs.insert(("silver.content".into(), "content_id".into()), ids);
-    }
+    // Allowed values for the relationships rules (content ids), when those tables exist.
+    let refs = crate::ops::check::references(lake, catalog, silver_spec).await?;
 
     let now = Utc::now().timestamp_micros();
     let out = tokio::task::block_in_place(|| -> Result<_> {
