@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# From nothing to silver: build vbda, generate a day of player events, ingest them, validate
-# and deduplicate them into silver, and show the lakehouse. Everything goes under
+# From nothing to gold: build vbda, generate a day of player events, ingest them, validate
+# and deduplicate them into silver, build the gold tables, and print the day's KPIs. Everything goes under
 # ./quickstart (delete it to start over).
 # Usage: scripts/quickstart.sh [events-per-day]   (VBDA_PROFILE=release for an optimised build)
 set -euo pipefail
@@ -21,4 +21,7 @@ export VBDA_PROJECT="$root" VBDA_LAKEHOUSE="$PWD/lakehouse" VBDA_LANDING="$PWD/l
 "$vbda" ingest   # a second run finds nothing new
 "$vbda" ingest --content content.csv
 "$vbda" bronze-to-silver --date 2025-01-01
+"$vbda" silver-to-gold --date 2025-01-01
+"$vbda" check --date 2025-01-01
 "$vbda" tables
+"$vbda" show gold.daily_kpis --date 2025-01-01

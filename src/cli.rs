@@ -83,7 +83,7 @@ enum Command {
     Stream(StreamArgs),
     /// Validate, type and deduplicate bronze into silver and quarantine (dates given, or those new bronze commits touched)
     BronzeToSilver(DateArgs),
-    /// [not yet implemented: issue 3] Build the gold tables for dates from silver
+    /// Build the gold tables for dates (or what changed in silver) with the SQL models in jobs/
     SilverToGold(GoldArgs),
     /// Run the table specs' expectations against committed data (exit 1 when a `fail` rule fails)
     Check(CheckArgs),
@@ -91,6 +91,8 @@ enum Command {
     Tables,
     /// Show one table: spec, columns, expectations, version, size
     Describe(DescribeArgs),
+    /// Print a table's rows (one date's partition with --date), sorted by its keys
+    Show(ShowArgs),
     /// [not yet implemented: issue 5] Remove data files no longer referenced, honouring retention
     Vacuum(VacuumArgs),
     /// [not yet implemented: issue 5] Compact small files into target-size files
@@ -217,8 +219,8 @@ struct DateArgs {
 struct GoldArgs {
     #[command(flatten)]
     dates: DateArgs,
-    /// Only this gold model
-    #[arg(long)]
+    /// Only this gold model (its job name in jobs/, e.g. daily_kpis, or gold.daily_kpis)
+    #[arg(long, value_name = "NAME")]
     model: Option<String>,
 }
 
@@ -236,6 +238,18 @@ struct CheckArgs {
 struct DescribeArgs {
     /// The table, as layer.name (see `vbda tables`)
     table: String,
+}
+
+#[derive(Debug, Args)]
+struct ShowArgs {
+    /// The table, as layer.name (see `vbda tables`), e.g. gold.daily_kpis
+    table: String,
+    /// Only this date's partition
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    date: Option<NaiveDate>,
+    /// At most this many rows
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    limit: usize,
 }
 
 #[derive(Debug, Args)]
@@ -506,6 +520,11 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             let text = ops::tables::describe_text(&report);
             Ok(render("describe", &report, text))
         }
+        Command::Show(a) => {
+            let report = ops::tables::show(&lakehouse()?, &catalog()?, &a.table, a.date, a.limit).await?;
+            let text = ops::tables::show_text(&report);
+            Ok(render("show", &report, text))
+        }
         Command::Stream(_) => Err(Error::not_implemented("stream", "issue 4")),
         Command::BronzeToSilver(d) => {
             let settings = ops::bronze_to_silver::BronzeToSilverSettings { dates: dates_of(&d)?, args };
@@ -514,8 +533,10 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             Ok(render("bronze-to-silver", &report, text))
         }
         Command::SilverToGold(g) => {
-            dates_of(&g.dates)?;
-            Err(Error::not_implemented("silver-to-gold", "issue 3"))
+            let settings = ops::silver_to_gold::SilverToGoldSettings { dates: dates_of(&g.dates)?, model: g.model.clone(), args };
+            let report = ops::silver_to_gold::silver_to_gold(&lakehouse()?, &catalog()?, &settings).await?;
+            let text = ops::silver_to_gold::summary(&report);
+            Ok(render("silver-to-gold", &report, text))
         }
         Command::Check(a) => {
             let report = ops::check::check(&lakehouse()?, &catalog()?, a.table.as_deref(), a.date).await?;

@@ -374,6 +374,9 @@ struct JobFile {
     writes: Vec<String>,
     /// A SQL file next to the spec (gold models).
     sql: Option<String>,
+    /// Gold models: how many days before each built date the SQL reads (user_activity: 27).
+    #[serde(default)]
+    lookback_days: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -385,6 +388,8 @@ pub struct JobSpec {
     pub writes: Vec<String>,
     /// The SQL text, read and checked to exist at load time.
     pub sql: Option<String>,
+    /// Days before each built date that a gold model reads (0: the date itself only).
+    pub lookback_days: u32,
 }
 
 pub(super) fn parse_job(path: &Path) -> Result<JobSpec, Vec<String>> {
@@ -395,6 +400,12 @@ pub(super) fn parse_job(path: &Path) -> Result<JobSpec, Vec<String>> {
     let mut problems = Vec::new();
     if file.writes.is_empty() {
         problems.push(format!("{at}: a job must write at least one table"));
+    }
+    if file.sql.is_some() && file.writes.len() != 1 {
+        problems.push(format!("{at}: a SQL model writes exactly one table (`writes` has {})", file.writes.len()));
+    }
+    if file.lookback_days > 366 {
+        problems.push(format!("{at}: lookback_days = {} is more than a year", file.lookback_days));
     }
     let sql = match &file.sql {
         None => None,
@@ -420,6 +431,7 @@ pub(super) fn parse_job(path: &Path) -> Result<JobSpec, Vec<String>> {
         reads: file.reads,
         writes: file.writes,
         sql,
+        lookback_days: file.lookback_days,
     })
 }
 

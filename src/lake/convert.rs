@@ -153,6 +153,22 @@ pub fn utc_timestamp() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
+/// The Polars type a spec column type is held in (timestamps as naive UTC microseconds).
+pub fn polars_type(t: crate::catalog::ColumnType) -> polars::prelude::DataType {
+    use crate::catalog::ColumnType;
+    use polars::prelude::{DataType as P, TimeUnit as U};
+    match t {
+        ColumnType::String => P::String,
+        ColumnType::Binary => P::Binary,
+        ColumnType::Boolean => P::Boolean,
+        ColumnType::Integer => P::Int32,
+        ColumnType::Long => P::Int64,
+        ColumnType::Double => P::Float64,
+        ColumnType::Date => P::Date,
+        ColumnType::Timestamp => P::Datetime(U::Microseconds, None),
+    }
+}
+
 pub fn polars_err(e: PolarsError) -> Error {
     Error::data("Polars failed").with_source(e)
 }

@@ -460,6 +460,56 @@ pub async fn read_partitions(table: &DeltaTable, spec: &TableSpec, filter: &Part
     Ok(df.lazy())
 }
 
+/// Scan the chosen partitions of a table lazily, for queries that aggregate far more rows
+/// than fit comfortably in memory (the gold models over a day of silver).
+///
+/// On a local lakehouse the snapshot's data files are handed to Polars' Parquet scan, so
+/// projections and filters reach the files and the streaming engine reads them in chunks;
+/// the partition column, which Delta keeps out of the files, is added from each file's
+/// partition value. Elsewhere (S3), or when the snapshot holds something this shortcut does
+/// not model (deletion vectors, a partition column that is not a date), it falls back to
+/// [`read_partitions`], which reads through delta-rs.
+pub async fn scan_partitions(table: &DeltaTable, spec: &TableSpec, column: &str, values: &[String]) -> Result<LazyFrame> {
+    use polars::prelude::{DataType as PlType, PlRefPath, ScanArgsParquet, UnionArgs, col, concat, lit};
+    let filter = PartitionFilter::values_of(column, values);
+    let fallback = || read_partitions(table, spec, &filter);
+    let is_date = spec.columns.iter().any(|c| c.name == column && c.data_type == ColumnType::Date);
+    let Some(root) = (table.table_url().scheme() == "file").then(|| table.table_url().to_file_path().ok()).flatten() else {
+        return fallback().await;
+    };
+    if !is_date || table.version().is_none() {
+        return fallback().await;
+    }
+    let snapshot = table.snapshot().map_err(|e| from_delta(e, format!("cannot read table {}", spec.id)))?;
+    let wanted: std::collections::HashSet<&str> = values.iter().map(String::as_str).collect();
+    let mut files: BTreeMap<String, Vec<PlRefPath>> = BTreeMap::new();
+    for file in snapshot.log_data().iter() {
+        if file.deletion_vector_descriptor().is_some() {
+            return fallback().await;
+        }
+        let Some(Some(value)) = file.partition_values_map().get(column).cloned() else { continue };
+        if wanted.contains(value.as_str()) {
+            let path = root.join(file.path().as_ref());
+            files.entry(value).or_default().push(PlRefPath::from(path.to_string_lossy().as_ref()));
+        }
+    }
+    if files.is_empty() {
+        return Ok(batches_to_df(&[], &arrow_schema(spec))?.lazy());
+    }
+    let names: Vec<String> = spec.columns.iter().map(|c| c.name.clone()).collect();
+    let mut frames = Vec::new();
+    for (value, paths) in files {
+        let date = chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d")
+            .data_err(|| format!("table {}: partition value {column}={value} is not a date", spec.id))?;
+        let days = crate::ops::ingest::days_since_epoch(date);
+        let scan = LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())
+            .env_err(|| format!("cannot scan the files of {} {column}={value}", spec.id))?;
+        let with_partition = scan.with_column(lit(days).cast(PlType::Date).alias(column));
+        frames.push(with_partition.select(names.iter().map(|n| col(n.as_str())).collect::<Vec<_>>()));
+    }
+    concat(frames, UnionArgs::default()).env_err(|| format!("cannot scan table {}", spec.id))
+}
+
 /// Size figures of a table's current version, for `vbda tables` and `describe`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TableStats {

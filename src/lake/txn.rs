@@ -198,7 +198,7 @@ async fn read_checkpoint_txns(
 }
 
 /// The values of partition column `column` that commits `after + 1 ..= upto` added files to
-/// (read from the commits' `add` actions), or None when some of those commits' JSON files are
+/// or removed files from (read from the commits' `add` and `remove` actions), or None when some of those commits' JSON files are
 /// gone (cleaned up after a checkpoint): the caller must then consider every partition.
 pub async fn partitions_added(
     table: &DeltaTable,
@@ -217,12 +217,13 @@ pub async fn partitions_added(
             Err(e) => return Err(Error::environment(format!("cannot read Delta commit {path}")).with_source(e)),
         };
         for line in bytes.split(|b| *b == b'\n') {
-            if !contains(line, b"\"add\"") {
+            if !contains(line, b"\"add\"") && !contains(line, b"\"remove\"") {
                 continue;
             }
             let action: serde_json::Value = serde_json::from_slice(line)
                 .data_err(|| format!("Delta commit {path} holds a line that is not JSON"))?;
-            if let Some(value) = action.get("add").and_then(|a| a.get("partitionValues")).and_then(|p| p.get(column)).and_then(|v| v.as_str()) {
+            let file = action.get("add").or_else(|| action.get("remove"));
+            if let Some(value) = file.and_then(|a| a.get("partitionValues")).and_then(|p| p.get(column)).and_then(|v| v.as_str()) {
                 out.insert(value.to_string());
             }
         }

@@ -163,3 +163,145 @@ pub fn describe_text(r: &DescribeReport) -> String {
     }
     out.trim_end().to_string()
 }
+
+/// `vbda show TABLE [--date D] [--limit N]`: the rows of a table (one date's partition), for a
+/// quick look from the shell or a script; `--output json` gives them as JSON objects.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShowReport {
+    pub table: String,
+    pub version: Option<i64>,
+    pub date: Option<chrono::NaiveDate>,
+    /// Rows in the table (or the date's partition) before the limit.
+    pub total_rows: u64,
+    pub columns: Vec<String>,
+    pub rows: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+pub async fn show(lake: &Lakehouse, catalog: &Catalog, table: &str, date: Option<chrono::NaiveDate>, limit: usize) -> Result<ShowReport> {
+    use polars::prelude::*;
+    let spec = catalog.table(table)?;
+    let columns: Vec<String> = spec.columns.iter().map(|c| c.name.clone()).collect();
+    let Some(t) = lake.open(spec).await? else {
+        return Err(crate::Error::data(format!("table {} does not exist yet", spec.id))
+            .with_hint("`vbda tables` shows which tables have been created"));
+    };
+    let filter = match (date, spec.partition_by.first()) {
+        (Some(d), Some(column)) if spec.column(column).is_some_and(|c| c.data_type == crate::catalog::ColumnType::Date) => {
+            lake::PartitionFilter::values_of(column, &[d.to_string()])
+        }
+        (Some(_), _) => {
+            return Err(crate::Error::data(format!("table {} is not partitioned by a date; drop --date", spec.id)));
+        }
+        _ => lake::PartitionFilter::all(),
+    };
+    let frame = lake::read_partitions(&t, spec, &filter).await?;
+    let keys: Vec<PlSmallStr> = spec.keys.iter().map(|k| k.as_str().into()).collect();
+    let (total, df) = tokio::task::block_in_place(|| -> PolarsResult<_> {
+        let df = frame.collect()?;
+        let total = df.height() as u64;
+        let sorted = if keys.is_empty() {
+            df
+        } else {
+            df.sort(keys, SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true))?
+        };
+        Ok((total, sorted.head(Some(limit))))
+    })
+    .map_err(lake::convert::polars_err)?;
+    let mut rows = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let mut row = serde_json::Map::new();
+        for c in df.columns() {
+            let value = c.get(i).map_err(lake::convert::polars_err)?;
+            row.insert(c.name().to_string(), any_to_json(value));
+        }
+        rows.push(row);
+    }
+    Ok(ShowReport { table: spec.id.to_string(), version: t.version().map(|v| v as i64), date, total_rows: total, columns, rows })
+}
+
+fn any_to_json(v: polars::prelude::AnyValue) -> serde_json::Value {
+    use polars::prelude::AnyValue as A;
+    use serde_json::json;
+    match v {
+        A::Null => serde_json::Value::Null,
+        A::Boolean(b) => json!(b),
+        A::Int8(x) => json!(x),
+        A::Int16(x) => json!(x),
+        A::Int32(x) => json!(x),
+        A::Int64(x) => json!(x),
+        A::UInt8(x) => json!(x),
+        A::UInt16(x) => json!(x),
+        A::UInt32(x) => json!(x),
+        A::UInt64(x) => json!(x),
+        // NaN and infinity have no JSON form; gold never holds them, but be total.
+        A::Float32(x) => serde_json::Number::from_f64(x as f64).map(serde_json::Value::Number).unwrap_or(json!(x.to_string())),
+        A::Float64(x) => serde_json::Number::from_f64(x).map(serde_json::Value::Number).unwrap_or(json!(x.to_string())),
+        A::String(s) => json!(s),
+        A::StringOwned(s) => json!(s.as_str()),
+        A::Date(days) => json!((chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid") + chrono::Duration::days(days as i64)).to_string()),
+        A::Datetime(v, unit, _) | A::DatetimeOwned(v, unit, _) => {
+            let us = match unit {
+                polars::prelude::TimeUnit::Nanoseconds => v / 1000,
+                polars::prelude::TimeUnit::Microseconds => v,
+                polars::prelude::TimeUnit::Milliseconds => v * 1000,
+            };
+            // Timestamps are UTC (naive in Polars): RFC 3339 with Z.
+            json!(chrono::DateTime::from_timestamp_micros(us).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)).unwrap_or_default())
+        }
+        A::Binary(b) => json!(String::from_utf8_lossy(b)),
+        other => json!(other.to_string()),
+    }
+}
+
+pub fn show_text(r: &ShowReport) -> String {
+    let cell = |v: Option<&serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => "null".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => match n.as_f64() {
+            Some(f) if n.is_f64() => format!("{}", (f * 1e6).round() / 1e6),
+            _ => n.to_string(),
+        },
+        Some(v) => v.to_string(),
+    };
+    let scope = r.date.map(|d| format!(" for {d}")).unwrap_or_default();
+    let version = r.version.map(|v| format!(" v{v}")).unwrap_or_default();
+    let mut out = format!("{}{version}{scope}: {} row{}", r.table, r.total_rows, if r.total_rows == 1 { "" } else { "s" });
+    if (r.rows.len() as u64) < r.total_rows {
+        out.push_str(&format!(", showing {}", r.rows.len()));
+    }
+    if r.rows.len() == 1 {
+        // One row (a day's KPIs): one line per column reads best.
+        let width = r.columns.iter().map(String::len).max().unwrap_or(0);
+        for c in &r.columns {
+            out.push_str(&format!("\n  {c:<width$}  {}", cell(r.rows[0].get(c))));
+        }
+        return out;
+    }
+    let cells: Vec<Vec<String>> = r.rows.iter().map(|row| r.columns.iter().map(|c| cell(row.get(c))).collect()).collect();
+    let widths: Vec<usize> = r
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| cells.iter().map(|row| row[i].chars().count()).chain([c.len()]).max().unwrap_or(0).min(40))
+        .collect();
+    let line = |values: Vec<&str>| -> String {
+        values
+            .iter()
+            .zip(&widths)
+            .map(|(v, w)| {
+                let v: String = v.chars().take(*w).collect();
+                format!("{v:<w$}", w = *w)
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    out.push('\n');
+    out.push_str(&line(r.columns.iter().map(String::as_str).collect()));
+    for row in &cells {
+        out.push('\n');
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}

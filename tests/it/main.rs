@@ -5,5 +5,6 @@ mod common;
 
 mod catalog;
 mod cli;
+mod gold;
 mod ingest;
 mod silver;

@@ -1,0 +1,398 @@
+//! `vbda silver-to-gold --date D | --from D1 --to D2 | (incremental) [--model NAME]`: builds
+//! the gold tables from silver with the SQL models in `jobs/`.
+//!
+//! A gold model is a job spec with a `sql` file that writes one `gold.*` table. For the dates
+//! being built, the runner registers three inputs for Polars SQL: `silver_video_events` (the
+//! silver rows of those dates, plus the `lookback_days` before each for models with a rolling
+//! window), `silver_content` (the catalog, empty when never loaded) and `run_dates(date)`. The
+//! result must have the gold spec's columns; it is cast to the spec's types, its dates must be
+//! among the dates being built, and the spec's expectations run on it. Only when every model
+//! has passed does anything get written: each gold table's `date` partitions of those dates
+//! are replaced in one commit (write-audit-publish), so a rerun gives the same rows and a
+//! crash between two tables' commits is repaired by the rerun.
+//!
+//! Without dates it runs incrementally, per model: the silver version the model last
+//! processed is recorded in its gold table's commit as an application transaction
+//! (`vbda.silver-to-gold`); the next run rebuilds the dates that the silver commits since
+//! then added or removed files in (late events included) and, for a model with a lookback,
+//! the later dates whose window contains them (among the dates that have silver events or
+//! were built before).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use chrono::{Duration, NaiveDate};
+use deltalake::DeltaTable;
+use polars::prelude::*;
+use serde::Serialize;
+use tracing::{debug, info};
+
+use crate::catalog::{Catalog, JobSpec, TableSpec};
+use crate::error::{Context, Error, Result};
+use crate::lake::convert::{polars_err, polars_type};
+use crate::lake::{self, CommitInfo, Lakehouse, PartitionFilter, WriteOutcome};
+use crate::quality::{self, RuleOutcome};
+
+/// The application id under which incremental runs record the silver version they processed.
+pub const INCREMENTAL_APP: &str = "vbda.silver-to-gold";
+
+/// Models with a lookback build their as-of dates this many at a time, so a long backfill
+/// reads a bounded window of silver per query.
+const LOOKBACK_CHUNK: usize = 7;
+
+#[derive(Debug, Clone, Default)]
+pub struct SilverToGoldSettings {
+    /// The dates to build; empty for incremental.
+    pub dates: Vec<NaiveDate>,
+    /// Only this model (job name, or the gold table it writes).
+    pub model: Option<String>,
+    /// The command line, recorded in commit info.
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelReport {
+    pub model: String,
+    pub table: String,
+    /// The dates rebuilt (their partitions were replaced, possibly by no rows).
+    pub dates: Vec<NaiveDate>,
+    pub rows: u64,
+    pub rows_per_date: BTreeMap<NaiveDate, u64>,
+    /// None when the model had nothing to do.
+    pub write: Option<WriteOutcome>,
+    pub rules: Vec<RuleOutcome>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SilverToGoldReport {
+    pub silver_version: i64,
+    pub content_version: Option<i64>,
+    pub incremental: bool,
+    pub models: Vec<ModelReport>,
+    pub seconds: f64,
+}
+
+/// A model's result, computed and audited but not yet written.
+struct Built {
+    job: JobSpec,
+    spec: TableSpec,
+    dates: Vec<NaiveDate>,
+    rows: DataFrame,
+    report: ModelReport,
+}
+
+pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &SilverToGoldSettings) -> Result<SilverToGoldReport> {
+    let started = Instant::now();
+    let models = gold_models(catalog, settings.model.as_deref())?;
+    let silver_spec = catalog.table("silver.video_events")?;
+    let content_spec = catalog.table("silver.content")?;
+    let silver = lake.open(silver_spec).await?.ok_or_else(|| {
+        Error::data("silver.video_events does not exist yet").with_hint("run `vbda bronze-to-silver` first")
+    })?;
+    let silver_version = silver.version().map(|v| v as i64).unwrap_or(0);
+    let (content, content_version) = match lake.open(content_spec).await? {
+        Some(t) => (lake::read_partitions(&t, content_spec, &PartitionFilter::all()).await?, t.version().map(|v| v as i64)),
+        None => (lake::batches_to_df(&[], &lake::arrow_schema(content_spec))?.lazy(), None),
+    };
+    let incremental = settings.dates.is_empty();
+    let silver_dates = if incremental { Some(partition_dates(&silver, "event_date")?) } else { None };
+
+    let mut built = Vec::new();
+    for job in models {
+        let model_started = Instant::now();
+        let spec = catalog.table(&job.writes[0])?.clone();
+        let dates = match &silver_dates {
+            None => settings.dates.clone(),
+            Some(all) => incremental_dates(lake, &silver, silver_version, &spec, &job, all).await?,
+        };
+        let mut report = ModelReport {
+            model: job.name.clone(),
+            table: spec.id.to_string(),
+            dates: dates.clone(),
+            rows: 0,
+            rows_per_date: BTreeMap::new(),
+            write: None,
+            rules: Vec::new(),
+            seconds: 0.0,
+        };
+        if dates.is_empty() {
+            info!(model = %job.name, "Nothing new in silver for this model.");
+            built.push(Built { job: job.clone(), spec, dates, rows: DataFrame::empty(), report });
+            continue;
+        }
+        let chunks: Vec<Vec<NaiveDate>> = if job.lookback_days > 0 {
+            dates.chunks(LOOKBACK_CHUNK).map(<[NaiveDate]>::to_vec).collect()
+        } else {
+            vec![dates.clone()]
+        };
+        let mut parts = Vec::new();
+        for chunk in chunks {
+            let read: BTreeSet<String> = chunk
+                .iter()
+                .flat_map(|d| (0..=job.lookback_days as i64).map(move |back| *d - Duration::days(back)))
+                .map(|d| d.to_string())
+                .collect();
+            let read: Vec<String> = read.into_iter().collect();
+            let events = lake::scan_partitions(&silver, silver_spec, "event_date", &read).await?;
+            let out = tokio::task::block_in_place(|| run_sql(&job, events, content.clone(), &chunk))?;
+            parts.push(out);
+        }
+        let rows = conform(&job, &spec, parts, &dates)?;
+        let refs = crate::ops::check::references(lake, catalog, &spec).await?;
+        let (rows, audit) = tokio::task::block_in_place(|| quality::audit(rows, &spec, &refs))?;
+        if let Some(err) = audit.fail_error() {
+            return Err(Error::data(format!("gold model {}: {}", job.name, err.message()))
+                .with_hint(format!("the SQL is {}; the rules are in tables/gold/{}.toml", sql_path(&job), spec.id.name)));
+        }
+        let rows = rows.drop_many([quality::RULE_COLUMN, quality::REASON_COLUMN]);
+        report.rows = rows.height() as u64;
+        report.rows_per_date = rows_per_date(&rows)?;
+        report.rules = audit.outcomes;
+        report.seconds = model_started.elapsed().as_secs_f64();
+        debug!(model = %job.name, rows = report.rows, "Model computed.");
+        built.push(Built { job: job.clone(), spec, dates, rows, report });
+    }
+
+    // Publish: every model passed its audit.
+    let mut reports = Vec::new();
+    for b in built {
+        let Built { job, spec, dates, rows, mut report } = b;
+        if dates.is_empty() {
+            reports.push(report);
+            continue;
+        }
+        let publish_started = Instant::now();
+        let date_strings: Vec<String> = dates.iter().map(NaiveDate::to_string).collect();
+        let mut info = CommitInfo::new("silver-to-gold")
+            .with_args(settings.args.iter().cloned())
+            .with_source(&silver_spec.id, silver_version)
+            .with_count("rows", report.rows)
+            .with_detail("model", serde_json::json!(job.name))
+            .with_detail("dates", serde_json::json!(date_strings))
+            .with_detail("rows_per_date", serde_json::to_value(&report.rows_per_date).unwrap_or_default());
+        if let (true, Some(v)) = (job.reads.iter().any(|r| r == "silver.content"), content_version) {
+            info = info.with_source(&content_spec.id, v);
+        }
+        if incremental {
+            info = info.with_transaction(INCREMENTAL_APP, silver_version);
+        }
+        let batches = lake::df_to_batches(&rows, &lake::arrow_schema(&spec))?;
+        let table = lake.open_or_create(&spec).await?;
+        let (_, outcome) = lake::overwrite_partitions(table, &spec, "date", &date_strings, batches, info).await?;
+        info!(model = %job.name, version = outcome.version, rows = report.rows, "Rebuilt gold dates.");
+        report.write = Some(outcome);
+        report.seconds += publish_started.elapsed().as_secs_f64();
+        reports.push(report);
+    }
+    Ok(SilverToGoldReport {
+        silver_version,
+        content_version,
+        incremental,
+        models: reports,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The gold models to run: jobs with SQL that write a `gold.*` table, in dependency-free
+/// name order, or the one named by `--model` (job name or table name).
+fn gold_models<'a>(catalog: &'a Catalog, only: Option<&str>) -> Result<Vec<&'a JobSpec>> {
+    let all: Vec<&JobSpec> = catalog
+        .jobs()
+        .filter(|j| j.sql.is_some() && j.writes.first().is_some_and(|w| w.starts_with("gold.")))
+        .collect();
+    let Some(name) = only else { return Ok(all) };
+    let wanted = name.strip_prefix("gold.").unwrap_or(name);
+    match all.iter().find(|j| j.name == wanted || j.writes[0] == format!("gold.{wanted}")) {
+        Some(j) => Ok(vec![*j]),
+        None => {
+            let known: Vec<&str> = all.iter().map(|j| j.name.as_str()).collect();
+            Err(Error::data(format!("no such gold model: `{name}`")).with_hint(format!("known models: {}", known.join(", "))))
+        }
+    }
+}
+
+/// Run a model's SQL over the silver events of one set of dates.
+fn run_sql(job: &JobSpec, events: LazyFrame, content: LazyFrame, dates: &[NaiveDate]) -> Result<DataFrame> {
+    let sql = job.sql.as_deref().unwrap_or_default();
+    let days: Vec<i32> = dates.iter().map(|d| crate::ops::ingest::days_since_epoch(*d)).collect();
+    let run_dates = DataFrame::new_infer_height(vec![Column::new("date".into(), days)])
+        .and_then(|df| df.lazy().with_column(col("date").cast(DataType::Date)).collect())
+        .map_err(polars_err)?;
+    let mut ctx = polars::sql::SQLContext::new();
+    ctx.register("silver_video_events", events);
+    ctx.register("silver_content", content);
+    ctx.register("run_dates", run_dates.lazy());
+    let plan = ctx.execute(sql).map_err(|e| {
+        Error::data(format!("gold model {}: the SQL in {} does not plan", job.name, sql_path(job))).with_source(e)
+    })?;
+    let out = plan
+        .collect_with_engine(Engine::Streaming)
+        .map_err(|e| Error::data(format!("gold model {}: the SQL in {} failed", job.name, sql_path(job))).with_source(e))?;
+    Ok(out.unwrap_single())
+}
+
+/// Check a model's output against its gold spec and cast it to the spec's types.
+fn conform(job: &JobSpec, spec: &TableSpec, parts: Vec<DataFrame>, dates: &[NaiveDate]) -> Result<DataFrame> {
+    let mut out: Option<DataFrame> = None;
+    for part in parts {
+        let names: Vec<String> = part.get_column_names().iter().map(|n| n.to_string()).collect();
+        let unknown: Vec<&String> = names.iter().filter(|n| spec.column(n).is_none()).collect();
+        let missing: Vec<&str> = spec.columns.iter().filter(|c| !names.contains(&c.name)).map(|c| c.name.as_str()).collect();
+        if !unknown.is_empty() || !missing.is_empty() {
+            return Err(Error::data(format!(
+                "gold model {}: the SQL in {} returns columns that do not match {} (missing: [{}]; not in the spec: [{}])",
+                job.name,
+                sql_path(job),
+                spec.id,
+                missing.join(", "),
+                unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+            .with_hint(format!("make the SELECT list match the columns of tables/gold/{}.toml", spec.id.name)));
+        }
+        let typed = part
+            .lazy()
+            .select(spec.columns.iter().map(|c| col(c.name.as_str()).strict_cast(polars_type(c.data_type))).collect::<Vec<_>>())
+            .collect()
+            .map_err(|e| {
+                Error::data(format!("gold model {}: a column of its result does not convert to the spec's type", job.name)).with_source(e)
+            })?;
+        out = Some(match out {
+            None => typed,
+            Some(mut acc) => {
+                acc.vstack_mut(&typed).map_err(polars_err)?;
+                acc
+            }
+        });
+    }
+    let out = out.unwrap_or_default();
+    let wanted: BTreeSet<NaiveDate> = dates.iter().copied().collect();
+    for (d, _) in rows_per_date(&out)? {
+        if !wanted.contains(&d) {
+            return Err(Error::data(format!(
+                "gold model {}: the SQL in {} returned rows for {d}, which is not a date being built",
+                job.name,
+                sql_path(job)
+            ))
+            .with_hint("group by event_date (or run_dates.date) and name it `date`"));
+        }
+    }
+    Ok(out)
+}
+
+fn rows_per_date(df: &DataFrame) -> Result<BTreeMap<NaiveDate, u64>> {
+    let mut out = BTreeMap::new();
+    if df.height() == 0 {
+        return Ok(out);
+    }
+    let days = df.column("date").map_err(polars_err)?.cast(&DataType::Int32).map_err(polars_err)?;
+    let days = days.i32().map_err(polars_err)?;
+    for d in days.iter() {
+        let d = d.ok_or_else(|| Error::data("a gold row has no date"))?;
+        *out.entry(from_days(d)).or_insert(0u64) += 1;
+    }
+    Ok(out)
+}
+
+fn from_days(days: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") + Duration::days(days as i64)
+}
+
+fn sql_path(job: &JobSpec) -> String {
+    let dir = job.path.parent().map(|p| p.display().to_string()).unwrap_or_default();
+    format!("{dir}/{}.sql", job.name)
+}
+
+/// The `event_date`s of the silver files in the current snapshot.
+fn partition_dates(table: &DeltaTable, column: &str) -> Result<BTreeSet<NaiveDate>> {
+    let snapshot = table.snapshot().map_err(|e| crate::error::from_delta(e, "cannot read silver.video_events"))?;
+    let mut out = BTreeSet::new();
+    for file in snapshot.log_data().iter() {
+        if let Some(Some(d)) = file.partition_values_map().get(column) {
+            out.insert(NaiveDate::parse_from_str(d, "%Y-%m-%d").data_err(|| format!("partition {column}={d} is not a date"))?);
+        }
+    }
+    Ok(out)
+}
+
+/// The dates an incremental run of one model rebuilds: those the silver commits since its
+/// last run changed and, for a model with a lookback, the later dates whose window holds
+/// them among the dates with silver events or already in the gold table.
+async fn incremental_dates(
+    lake: &Lakehouse,
+    silver: &DeltaTable,
+    silver_version: i64,
+    spec: &TableSpec,
+    job: &JobSpec,
+    silver_dates: &BTreeSet<NaiveDate>,
+) -> Result<Vec<NaiveDate>> {
+    let gold = lake.open(spec).await?;
+    let processed = match &gold {
+        Some(t) => lake::txn::RecordedTransactions::load(t).await?.versions.get(INCREMENTAL_APP).copied(),
+        None => None,
+    };
+    if processed == Some(silver_version) {
+        return Ok(Vec::new());
+    }
+    let changed: BTreeSet<NaiveDate> = match lake::txn::partitions_added(silver, processed, silver_version, "event_date").await? {
+        Some(values) => values
+            .iter()
+            .map(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").data_err(|| format!("partition event_date={v} is not a date")))
+            .collect::<Result<_>>()?,
+        None => silver_dates.clone(),
+    };
+    if job.lookback_days == 0 {
+        return Ok(changed.into_iter().collect());
+    }
+    // A changed date X also changes the windows of X+1 ..= X+lookback: rebuild those of them
+    // that are built incrementally (dates with silver events) or were built before.
+    let mut built = silver_dates.clone();
+    if let Some(t) = &gold {
+        built.extend(partition_dates(t, "date")?);
+    }
+    let mut out = BTreeSet::new();
+    for d in changed {
+        out.insert(d);
+        let last = d + Duration::days(job.lookback_days as i64);
+        out.extend(built.range(d..=last).copied());
+    }
+    Ok(out.into_iter().collect())
+}
+
+pub fn summary(r: &SilverToGoldReport) -> String {
+    let mut out = format!(
+        "silver-to-gold from silver.video_events v{}{}: ",
+        r.silver_version,
+        if r.incremental { " (incremental)" } else { "" }
+    );
+    let written: Vec<&ModelReport> = r.models.iter().filter(|m| m.write.is_some()).collect();
+    if written.is_empty() {
+        out.push_str("nothing to rebuild");
+    } else {
+        out.push_str(&format!("{} gold table{} rebuilt ({:.1}s)", written.len(), if written.len() == 1 { "" } else { "s" }, r.seconds));
+    }
+    for m in &r.models {
+        match &m.write {
+            None => out.push_str(&format!("\n  {:<26} nothing new", m.table)),
+            Some(w) => {
+                let dates = match (m.dates.first(), m.dates.last()) {
+                    (Some(a), Some(b)) if a == b => a.to_string(),
+                    (Some(a), Some(b)) => format!("{a}..{b} ({} dates)", m.dates.len()),
+                    _ => String::new(),
+                };
+                out.push_str(&format!(
+                    "\n  {:<26} {dates}: {} row{}, v{} ({:.1}s)",
+                    m.table,
+                    m.rows,
+                    if m.rows == 1 { "" } else { "s" },
+                    w.version,
+                    m.seconds
+                ));
+            }
+        }
+        for rule in m.rules.iter().filter(|o| o.failing_rows.unwrap_or(0) > 0) {
+            out.push_str(&format!("\n    rule {} ({}): {} rows", rule.name, rule.severity, rule.failing_rows.unwrap_or(0)));
+        }
+    }
+    out
+}
