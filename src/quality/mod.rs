@@ -69,8 +69,8 @@ impl Audit {
 }
 
 /// Evaluate every expectation of `spec` on `df`. Returns `df` with [`RULE_COLUMN`] and
-/// [`REASON_COLUMN`] added (the first failing `drop` rule of each row, in spec order) and
-/// the count of failing rows for every rule.
+/// [`REASON_COLUMN`] added (the first failing `drop` rule of each row, in spec order; the
+/// rows that pass come first) and the count of failing rows for every rule.
 pub fn audit(df: DataFrame, spec: &TableSpec, refs: &References) -> Result<(DataFrame, Audit)> {
     let mut audit = Audit::default();
     let mut masks: Vec<(Expr, String)> = Vec::new();
@@ -86,12 +86,18 @@ pub fn audit(df: DataFrame, spec: &TableSpec, refs: &References) -> Result<(Data
             drop_rules.push((name, fails, reason));
         }
     }
-    // One pass computes every rule's count.
+    // One pass evaluates every rule into a boolean column; counts are their sums.
+    let mask_names: Vec<String> = (0..masks.len()).map(|i| format!("_dq_fails_{i}")).collect();
+    let evaluated = if masks.is_empty() {
+        df
+    } else {
+        df.lazy().with_columns(masks.iter().map(|(m, _)| m.clone()).collect::<Vec<_>>()).collect().map_err(polars_err)?
+    };
     let counts = if masks.is_empty() {
         None
     } else {
-        let sums: Vec<Expr> = masks.iter().map(|(m, _)| m.clone().cast(DataType::UInt64).sum()).collect();
-        Some(df.clone().lazy().select(sums).collect().map_err(polars_err)?)
+        let sums: Vec<Expr> = mask_names.iter().map(|m| col(m.as_str()).cast(DataType::UInt64).sum()).collect();
+        Some(evaluated.clone().lazy().select(sums).collect().map_err(polars_err)?)
     };
     let mut i = 0;
     for exp in &spec.expectations {
@@ -105,17 +111,39 @@ pub fn audit(df: DataFrame, spec: &TableSpec, refs: &References) -> Result<(Data
         audit.outcomes.push(outcome(spec, exp, Some(n)));
         i += 1;
     }
-    // The first failing drop rule names the row's quarantine reason.
+    // The first failing drop rule names the row's quarantine rule; the reason, a string
+    // built per row, is only computed for the rows that are dropped.
+    let mask_of = |name: &str| -> Expr {
+        let i = masks.iter().position(|(_, n)| n == name).expect("every drop rule has a mask");
+        col(mask_names[i].as_str())
+    };
     let (mut rule, mut reason): (Expr, Expr) = (lit(NULL).cast(DataType::String), lit(NULL).cast(DataType::String));
-    for (name, fails, why) in drop_rules.into_iter().rev() {
-        rule = when(fails.clone()).then(lit(name)).otherwise(rule);
-        reason = when(fails).then(why).otherwise(reason);
+    for (name, _, why) in drop_rules.into_iter().rev() {
+        rule = when(mask_of(&name)).then(lit(name.clone())).otherwise(rule);
+        reason = when(mask_of(&name)).then(why).otherwise(reason);
     }
-    let marked = df
-        .lazy()
-        .with_columns([rule.alias(RULE_COLUMN), reason.alias(REASON_COLUMN)])
-        .collect()
-        .map_err(polars_err)?;
+    let ruled = evaluated.lazy().with_column(rule.alias(RULE_COLUMN)).collect().map_err(polars_err)?;
+    let any_dropped = ruled.column(RULE_COLUMN).map_err(polars_err)?.null_count() < ruled.height();
+    // Kept rows first, then the dropped ones with their reason (row order is not kept).
+    let marked = if any_dropped {
+        let kept = ruled
+            .clone()
+            .lazy()
+            .filter(col(RULE_COLUMN).is_null())
+            .with_column(lit(NULL).cast(DataType::String).alias(REASON_COLUMN))
+            .collect()
+            .map_err(polars_err)?;
+        let dropped = ruled
+            .lazy()
+            .filter(col(RULE_COLUMN).is_not_null())
+            .with_column(reason.alias(REASON_COLUMN))
+            .collect()
+            .map_err(polars_err)?;
+        kept.vstack(&dropped).map_err(polars_err)?
+    } else {
+        ruled.lazy().with_column(lit(NULL).cast(DataType::String).alias(REASON_COLUMN)).collect().map_err(polars_err)?
+    };
+    let marked = marked.drop_many(mask_names.iter().map(String::as_str));
     Ok((marked, audit))
 }
 

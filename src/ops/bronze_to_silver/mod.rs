@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
@@ -98,10 +98,13 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     let refs = crate::ops::check::references(lake, catalog, silver_spec).await?;
 
     let now = Utc::now().timestamp_micros();
+    let phase = Instant::now();
     let out = tokio::task::block_in_place(|| -> Result<_> {
         let bronze_rows = rows.collect().map_err(lake::convert::polars_err)?;
+        debug!(rows = bronze_rows.height(), seconds = phase.elapsed().as_secs_f64(), "Read bronze.");
         transform::transform(bronze_rows, silver_spec, &refs, bronze_version, now)
     })?;
+    debug!(seconds = phase.elapsed().as_secs_f64(), "Transformed.");
     if let Some(err) = out.audit.fail_error() {
         return Err(err);
     }
@@ -123,6 +126,7 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
 
     let silver_batches = lake::df_to_batches(&out.silver, &lake::arrow_schema(silver_spec))?;
     let quarantine_batches = lake::df_to_batches(&out.quarantine, &lake::arrow_schema(quarantine_spec))?;
+    let phase = Instant::now();
     let silver = lake.open_or_create(silver_spec).await?;
     let (_, silver_out) =
         lake::overwrite_partitions(silver, silver_spec, "event_date", &dates, silver_batches, info("silver")).await?;
@@ -136,6 +140,7 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
         info("quarantine"),
     )
     .await?;
+    debug!(seconds = phase.elapsed().as_secs_f64(), "Wrote silver and quarantine.");
     info!(bronze_version, silver_version = silver_out.version, quarantine_version = quarantine_out.version, "Rebuilt silver dates.");
     Ok(BronzeToSilverReport {
         bronze_version,

@@ -53,6 +53,7 @@ pub fn transform(
     now_us: i64,
 ) -> Result<Transformed> {
     let n = bronze.height();
+    let t0 = std::time::Instant::now();
     let payload = bronze.column("payload").map_err(polars_err)?.str().map_err(polars_err)?.clone();
     let raw = bronze.column("payload_bytes").map_err(polars_err)?.binary().map_err(polars_err)?.clone();
     let format = bronze.column("payload_format").map_err(polars_err)?.str().map_err(polars_err)?.clone();
@@ -82,6 +83,7 @@ pub fn transform(
         }
     }
 
+    tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "parsed");
     // Typed events with their lineage and the bronze row they came from.
     let lineage = bronze
         .select(["source_file", "source_line", "kafka_topic", "kafka_partition", "kafka_offset", "ingested_at"])
@@ -94,6 +96,7 @@ pub fn transform(
     }
     candidates.with_column(Column::new(ROW.into(), ok_rows)).map_err(polars_err)?;
 
+    tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "framed");
     // First arrival wins.
     let order = ["ingested_at", "source_file", "source_line", "kafka_partition", "kafka_offset", ROW];
     let sorted = candidates
@@ -110,7 +113,9 @@ pub fn transform(
         .collect()
         .map_err(polars_err)?;
 
+    tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "deduplicated");
     let (audited, audit) = quality::audit(winners, silver_spec, refs)?;
+    tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "audited");
     let (silver, dropped) = quality::split(audited)?;
 
     // Quarantine: parse rejections and rows a drop rule sent away, from their bronze rows.
@@ -133,6 +138,7 @@ pub fn transform(
         .collect()
         .map_err(polars_err)?;
 
+    tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "quarantined");
     // Reconcile per date.
     let mut counts: BTreeMap<i32, DateCounts> = BTreeMap::new();
     for d in bronze_dates.iter().flatten() {
