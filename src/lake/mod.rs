@@ -11,6 +11,7 @@
 //! and concurrent commits, which delta-rs retries when they do not conflict.
 
 pub mod convert;
+pub mod rewrite;
 pub mod txn;
 
 use std::collections::{BTreeMap, HashMap};
@@ -302,7 +303,7 @@ impl CommitInfo {
 }
 
 /// Concurrent commits that do not conflict are retried this many times by delta-rs.
-const COMMIT_RETRIES: usize = 15;
+pub(crate) const COMMIT_RETRIES: usize = 15;
 
 /// What one write committed.
 #[derive(Debug, Clone, Serialize)]
@@ -371,7 +372,7 @@ async fn write(
 }
 
 /// A SQL predicate `column IN (...)` with literals typed like the column.
-fn partition_predicate(spec: &TableSpec, column: &str, values: &[String]) -> Result<String> {
+pub(crate) fn partition_predicate(spec: &TableSpec, column: &str, values: &[String]) -> Result<String> {
     let col = spec.column(column).ok_or_else(|| Error::data(format!("{} has no column `{column}`", spec.id)))?;
     let literal = |v: &String| -> Result<String> {
         match col.data_type {
@@ -461,18 +462,29 @@ pub async fn read_partitions(table: &DeltaTable, spec: &TableSpec, filter: &Part
 }
 
 /// Scan the chosen partitions of a table lazily, for queries that aggregate far more rows
-/// than fit comfortably in memory (the gold models over a day of silver).
+/// than fit comfortably in memory (the gold models over a day of silver). See
+/// [`partition_scans`]; this is their union.
+pub async fn scan_partitions(table: &DeltaTable, spec: &TableSpec, column: &str, values: &[String]) -> Result<LazyFrame> {
+    use polars::prelude::{UnionArgs, concat};
+    let frames = partition_scans(table, spec, column, values).await?;
+    if frames.is_empty() {
+        return Ok(batches_to_df(&[], &arrow_schema(spec))?.lazy());
+    }
+    concat(frames, UnionArgs::default()).env_err(|| format!("cannot scan table {}", spec.id))
+}
+
+/// The chosen partitions of a table as lazy scans, one per data file, each with the spec's
+/// columns: a caller can take them one at a time and hold only one file's rows in memory.
 ///
 /// On a local lakehouse the snapshot's data files are handed to Polars' Parquet scan, so
-/// projections and filters reach the files and the streaming engine reads them in chunks;
-/// the partition column, which Delta keeps out of the files, is added from each file's
-/// partition value. Elsewhere (S3), or when the snapshot holds something this shortcut does
-/// not model (deletion vectors, a partition column that is not a date), it falls back to
-/// [`read_partitions`], which reads through delta-rs.
-pub async fn scan_partitions(table: &DeltaTable, spec: &TableSpec, column: &str, values: &[String]) -> Result<LazyFrame> {
-    use polars::prelude::{DataType as PlType, PlRefPath, ScanArgsParquet, UnionArgs, col, concat, lit};
+/// projections and filters reach the files; the partition column, which Delta keeps out of
+/// the files, is added from each file's partition value. Elsewhere (S3), or when the snapshot
+/// holds something this shortcut does not model (deletion vectors, a partition column that is
+/// not a date), the result is one frame read through delta-rs ([`read_partitions`]).
+pub async fn partition_scans(table: &DeltaTable, spec: &TableSpec, column: &str, values: &[String]) -> Result<Vec<LazyFrame>> {
+    use polars::prelude::{DataType as PlType, PlRefPath, ScanArgsParquet, col, lit};
     let filter = PartitionFilter::values_of(column, values);
-    let fallback = || read_partitions(table, spec, &filter);
+    let fallback = || async { Ok(vec![read_partitions(table, spec, &filter).await?]) };
     let is_date = spec.columns.iter().any(|c| c.name == column && c.data_type == ColumnType::Date);
     let Some(root) = (table.table_url().scheme() == "file").then(|| table.table_url().to_file_path().ok()).flatten() else {
         return fallback().await;
@@ -482,32 +494,30 @@ pub async fn scan_partitions(table: &DeltaTable, spec: &TableSpec, column: &str,
     }
     let snapshot = table.snapshot().map_err(|e| from_delta(e, format!("cannot read table {}", spec.id)))?;
     let wanted: std::collections::HashSet<&str> = values.iter().map(String::as_str).collect();
-    let mut files: BTreeMap<String, Vec<PlRefPath>> = BTreeMap::new();
+    let mut files: Vec<(String, std::path::PathBuf)> = Vec::new();
     for file in snapshot.log_data().iter() {
         if file.deletion_vector_descriptor().is_some() {
             return fallback().await;
         }
         let Some(Some(value)) = file.partition_values_map().get(column).cloned() else { continue };
         if wanted.contains(value.as_str()) {
-            let path = root.join(file.path().as_ref());
-            files.entry(value).or_default().push(PlRefPath::from(path.to_string_lossy().as_ref()));
+            files.push((value, root.join(file.path().as_ref())));
         }
     }
-    if files.is_empty() {
-        return Ok(batches_to_df(&[], &arrow_schema(spec))?.lazy());
-    }
+    files.sort();
     let names: Vec<String> = spec.columns.iter().map(|c| c.name.clone()).collect();
-    let mut frames = Vec::new();
-    for (value, paths) in files {
+    let mut frames = Vec::with_capacity(files.len());
+    for (value, path) in files {
         let date = chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d")
             .data_err(|| format!("table {}: partition value {column}={value} is not a date", spec.id))?;
         let days = crate::ops::ingest::days_since_epoch(date);
-        let scan = LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())
-            .env_err(|| format!("cannot scan the files of {} {column}={value}", spec.id))?;
+        let source = PlRefPath::from(path.to_string_lossy().as_ref());
+        let scan = LazyFrame::scan_parquet_files(std::iter::once(source).collect(), ScanArgsParquet::default())
+            .env_err(|| format!("cannot scan {}", path.display()))?;
         let with_partition = scan.with_column(lit(days).cast(PlType::Date).alias(column));
         frames.push(with_partition.select(names.iter().map(|n| col(n.as_str())).collect::<Vec<_>>()));
     }
-    concat(frames, UnionArgs::default()).env_err(|| format!("cannot scan table {}", spec.id))
+    Ok(frames)
 }
 
 /// Size figures of a table's current version, for `vbda tables` and `describe`.

@@ -27,8 +27,10 @@ use tracing::{debug, info};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
-use crate::lake::{self, CommitInfo, Lakehouse, PartitionFilter, WriteOutcome};
-use crate::quality::RuleOutcome;
+use crate::lake::rewrite::PartitionRewrite;
+use crate::lake::{self, CommitInfo, Lakehouse, WriteOutcome};
+use crate::quality::{Audit, RuleOutcome};
+use crate::telemetry::Progress;
 
 pub use transform::DateCounts;
 
@@ -92,24 +94,50 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     if dates.is_empty() {
         return Ok(BronzeToSilverReport::nothing(bronze_version, started));
     }
-    let rows = lake::read_partitions(&bronze, bronze_spec, &PartitionFilter::values_of("event_date", &dates)).await?;
-
     // Allowed values for the relationships rules (content ids), when those tables exist.
     let refs = crate::ops::check::references(lake, catalog, silver_spec).await?;
-
-    let now = Utc::now().timestamp_micros();
+    let sources = lake::partition_scans(&bronze, bronze_spec, "event_date", &dates).await?;
     let phase = Instant::now();
-    let out = tokio::task::block_in_place(|| -> Result<_> {
-        let bronze_rows = rows.collect().map_err(lake::convert::polars_err)?;
-        debug!(rows = bronze_rows.height(), seconds = phase.elapsed().as_secs_f64(), "Read bronze.");
-        transform::transform(bronze_rows, silver_spec, &refs, bronze_version, now)
-    })?;
-    debug!(seconds = phase.elapsed().as_secs_f64(), "Transformed.");
-    if let Some(err) = out.audit.fail_error() {
+    let losers = tokio::task::block_in_place(|| transform::find_duplicates(&sources))?;
+    debug!(seconds = phase.elapsed().as_secs_f64(), later_arrivals = losers.values().map(|l| l.len()).sum::<usize>(), "Found duplicates.");
+
+    // Silver and quarantine rows are written as they are made, a slice of bronze at a time;
+    // nothing is visible until the two commits at the end.
+    let silver = lake.open_or_create(silver_spec).await?;
+    let quarantine = lake.open_or_create(quarantine_spec).await?;
+    let silver_schema = lake::arrow_schema(silver_spec);
+    let quarantine_schema = lake::arrow_schema(quarantine_spec);
+    let mut silver_out = PartitionRewrite::new(&silver, silver_spec, "event_date", &dates)?;
+    let mut quarantine_out = PartitionRewrite::new(&quarantine, quarantine_spec, "event_date", &dates)?;
+    let mut counts: BTreeMap<NaiveDate, DateCounts> = BTreeMap::new();
+    let mut audit = Audit::default();
+    let now = Utc::now().timestamp_micros();
+    let progress = Progress::new("bronze-to-silver", sources.len() as u64, false);
+    for (i, source) in sources.iter().enumerate() {
+        let rows = tokio::task::block_in_place(|| source.clone().collect()).map_err(lake::convert::polars_err)?;
+        for start in (0..rows.height()).step_by(transform::SLICE_ROWS) {
+            let slice = rows.slice(start as i64, transform::SLICE_ROWS);
+            let out = tokio::task::block_in_place(|| {
+                transform::transform_slice(slice, losers.get(&i), start as u32, silver_spec, &refs, bronze_version, now)
+            })?;
+            for (d, c) in &out.counts {
+                counts.entry(*d).or_default().add(c);
+            }
+            transform::merge_audit(&mut audit, out.audit);
+            silver_out.write(lake::df_to_batches(&out.silver, &silver_schema)?).await?;
+            quarantine_out.write(lake::df_to_batches(&out.quarantine, &quarantine_schema)?).await?;
+        }
+        progress.inc(1);
+    }
+    progress.finish();
+    debug!(seconds = phase.elapsed().as_secs_f64(), "Transformed and wrote the data files.");
+    if let Some(err) = audit.fail_error() {
         return Err(err);
     }
-    let total = |f: fn(&DateCounts) -> u64| out.counts.values().map(f).sum::<u64>();
-    let counts_json = serde_json::to_value(&out.counts).unwrap_or_default();
+    transform::reconcile(&counts)?;
+
+    let total = |f: fn(&DateCounts) -> u64| counts.values().map(f).sum::<u64>();
+    let counts_json = serde_json::to_value(&counts).unwrap_or_default();
     let info = |table: &str| {
         let info = CommitInfo::new("bronze-to-silver");
         let info = if incremental { info.with_transaction(INCREMENTAL_APP, bronze_version) } else { info };
@@ -123,24 +151,8 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
             .with_detail("dates", counts_json.clone())
             .with_detail("table", serde_json::json!(table))
     };
-
-    let silver_batches = lake::df_to_batches(&out.silver, &lake::arrow_schema(silver_spec))?;
-    let quarantine_batches = lake::df_to_batches(&out.quarantine, &lake::arrow_schema(quarantine_spec))?;
-    let phase = Instant::now();
-    let silver = lake.open_or_create(silver_spec).await?;
-    let (_, silver_out) =
-        lake::overwrite_partitions(silver, silver_spec, "event_date", &dates, silver_batches, info("silver")).await?;
-    let quarantine = lake.open_or_create(quarantine_spec).await?;
-    let (_, quarantine_out) = lake::overwrite_partitions(
-        quarantine,
-        quarantine_spec,
-        "event_date",
-        &dates,
-        quarantine_batches,
-        info("quarantine"),
-    )
-    .await?;
-    debug!(seconds = phase.elapsed().as_secs_f64(), "Wrote silver and quarantine.");
+    let silver_out = silver_out.commit(&silver, info("silver")).await?;
+    let quarantine_out = quarantine_out.commit(&quarantine, info("quarantine")).await?;
     info!(bronze_version, silver_version = silver_out.version, quarantine_version = quarantine_out.version, "Rebuilt silver dates.");
     Ok(BronzeToSilverReport {
         bronze_version,
@@ -148,10 +160,10 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
         silver_rows: total(|c| c.silver_rows),
         quarantined: total(|c| c.quarantined),
         duplicates: total(|c| c.duplicates),
-        dates: out.counts,
+        dates: counts,
         silver: Some(silver_out),
         quarantine: Some(quarantine_out),
-        rules: out.audit.outcomes,
+        rules: audit.outcomes,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

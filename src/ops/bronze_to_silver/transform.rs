@@ -1,5 +1,5 @@
-//! The pure part of bronze-to-silver: bronze rows of some dates in, silver rows, quarantine
-//! rows and reconciled counts out. No I/O, so every rule is testable on hand-made rows.
+//! The pure part of bronze-to-silver: bronze rows in, silver rows, quarantine rows and
+//! reconciled counts out. No I/O, so every rule is testable on hand-made rows.
 //!
 //! Order of decisions for each bronze row:
 //! 1. its payload is read into a typed event, or rejected with a parse/type rule;
@@ -9,22 +9,32 @@
 //! 3. the silver spec's expectations run on the winners: `drop` rules send rows to
 //!    quarantine, `warn` rules are counted, `fail` rules stop the run before any commit.
 //!
-//! Every bronze row of date D ends in silver D, quarantine D or the duplicate count of D;
-//! the counts are checked to add up before anything is returned.
+//! A day can hold more bronze rows than fit in memory, so the work is split. First
+//! [`find_duplicates`] reads only the `event_id` column bronze recorded at ingestion to find
+//! the ids that occur more than once (few), and reads and orders just those rows to decide
+//! which arrivals lose. Then [`transform_slice`] handles the bronze rows a slice at a time
+//! (reading each payload once), knowing the losers. Every bronze row of date D ends in
+//! silver D, quarantine D or the duplicate count of D; the caller checks that the counts add
+//! up before it commits.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::event::{TypedEvent, parse_event};
+use super::event::{Rejection, TypedEvent, parse_event};
 use crate::catalog::TableSpec;
 use crate::error::{Error, Result};
 use crate::lake::convert::polars_err;
 use crate::quality::{self, Audit, REASON_COLUMN, References, RULE_COLUMN};
 
 const ROW: &str = "_bronze_row";
+const SOURCE: &str = "_bronze_source";
+
+/// Rows handled at once by [`transform_slice`]: small enough to bound memory, large enough
+/// for Polars to work in bulk.
+pub const SLICE_ROWS: usize = 250_000;
 
 /// Per event date: where its bronze rows went.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -35,7 +45,88 @@ pub struct DateCounts {
     pub duplicates: u64,
 }
 
-/// Silver and quarantine rows for the dates read, and the counts.
+impl DateCounts {
+    pub fn add(&mut self, other: &DateCounts) {
+        self.bronze_rows += other.bronze_rows;
+        self.silver_rows += other.silver_rows;
+        self.quarantined += other.quarantined;
+        self.duplicates += other.duplicates;
+    }
+}
+
+/// For each bronze source (an index into the caller's list), the rows that lose to an
+/// earlier arrival of the same event_id.
+pub type Losers = HashMap<usize, HashSet<u32>>;
+
+/// Find the later arrivals of every event_id among `sources` (lazy scans of bronze rows, each
+/// read in a stable row order). Only rows whose bronze `event_id` occurs more than once are
+/// read whole and parsed; an arrival whose payload cannot be read never wins.
+pub fn find_duplicates(sources: &[LazyFrame]) -> Result<Losers> {
+    let mut losers = Losers::new();
+    if sources.is_empty() {
+        return Ok(losers);
+    }
+    let ids = concat(sources.iter().map(|s| s.clone().select([col("event_id")])).collect::<Vec<_>>(), UnionArgs::default())
+        .map_err(polars_err)?
+        .filter(col("event_id").is_not_null().and(col("event_id").neq(lit(""))))
+        .group_by([col("event_id")])
+        .agg([len().alias("n")])
+        .filter(col("n").gt(lit(1)))
+        .select([col("event_id")])
+        .collect_with_engine(Engine::Streaming)
+        .map_err(polars_err)?
+        .unwrap_single();
+    if ids.height() == 0 {
+        return Ok(losers);
+    }
+    let ids = ids.column("event_id").map_err(polars_err)?.as_materialized_series().clone();
+    let mut parts = Vec::new();
+    for (i, source) in sources.iter().enumerate() {
+        let rows = source
+            .clone()
+            .with_row_index(ROW, None)
+            .filter(col("event_id").is_in(lit(ids.clone()).implode(false), false))
+            .select([
+                col(ROW),
+                col("payload"),
+                col("payload_bytes").is_not_null().alias("_not_utf8"),
+                col("payload_format"),
+                col("ingested_at").cast(DataType::Int64),
+                col("source_file"),
+                col("source_line"),
+                col("kafka_partition"),
+                col("kafka_offset"),
+            ])
+            .with_column(lit(i as u32).cast(DataType::UInt32).alias(SOURCE))
+            .collect()
+            .map_err(polars_err)?;
+        parts.push(rows.lazy());
+    }
+    let rows = concat(parts, UnionArgs::default()).map_err(polars_err)?.collect().map_err(polars_err)?;
+    let parsed = parse_rows(&rows)?;
+    let parsed_ids: StringChunked = parsed.iter().map(|p| p.as_ref().ok().and_then(|e| e.event_id.as_deref())).collect();
+    let mut keyed = rows.select([ROW, SOURCE, "ingested_at", "source_file", "source_line", "kafka_partition", "kafka_offset"]).map_err(polars_err)?;
+    keyed.with_column(parsed_ids.with_name("_event_id".into()).into_column()).map_err(polars_err)?;
+    let order = ["ingested_at", "source_file", "source_line", "kafka_partition", "kafka_offset", SOURCE, ROW];
+    let later = keyed
+        .lazy()
+        .filter(col("_event_id").is_not_null())
+        .sort(order, SortMultipleOptions::default().with_nulls_last(true))
+        .filter(col("_event_id").is_first_distinct().not())
+        .select([col(SOURCE).cast(DataType::UInt32), col(ROW).cast(DataType::UInt32)])
+        .collect()
+        .map_err(polars_err)?;
+    let sources_col = later.column(SOURCE).map_err(polars_err)?.u32().map_err(polars_err)?.clone();
+    let rows_col = later.column(ROW).map_err(polars_err)?.u32().map_err(polars_err)?.clone();
+    for (s, r) in sources_col.iter().zip(rows_col.iter()) {
+        if let (Some(s), Some(r)) = (s, r) {
+            losers.entry(s as usize).or_default().insert(r);
+        }
+    }
+    Ok(losers)
+}
+
+/// One slice's silver rows, quarantine rows, counts and rule outcomes.
 pub struct Transformed {
     pub silver: DataFrame,
     pub quarantine: DataFrame,
@@ -43,34 +134,33 @@ pub struct Transformed {
     pub audit: Audit,
 }
 
-/// `bronze`: bronze rows with the bronze table's columns. `bronze_version`: the version they
-/// were read at. `now_us`: the processing time (microseconds, UTC).
-pub fn transform(
+/// Transform one slice of bronze rows (all bronze columns). `losers` holds the row numbers,
+/// in the slice's source, of the later arrivals found by [`find_duplicates`]; the slice
+/// starts at row `first_row` of its source. `now_us`: the processing time (microseconds, UTC).
+pub fn transform_slice(
     bronze: DataFrame,
+    losers: Option<&HashSet<u32>>,
+    first_row: u32,
     silver_spec: &TableSpec,
     refs: &References,
     bronze_version: i64,
     now_us: i64,
 ) -> Result<Transformed> {
-    let n = bronze.height();
-    let t0 = std::time::Instant::now();
-    let payload = bronze.column("payload").map_err(polars_err)?.str().map_err(polars_err)?.clone();
-    let raw = bronze.column("payload_bytes").map_err(polars_err)?.binary().map_err(polars_err)?.clone();
-    let format = bronze.column("payload_format").map_err(polars_err)?.str().map_err(polars_err)?.clone();
     let bronze_dates = date_days(&bronze, "event_date")?;
+    let parsed = parse_rows(&bronze)?;
 
     let (mut ok_rows, mut events) = (Vec::new(), Vec::new());
     let (mut rejected_rows, mut rules, mut reasons) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..n {
-        let text = payload.get(i).unwrap_or_default();
-        let parsed = parse_event(text, raw.get(i).is_some(), format.get(i) == Some("csv"));
-        match parsed {
+    let mut duplicate_rows = Vec::new();
+    for (i, p) in parsed.into_iter().enumerate() {
+        match p {
             // An event read differently from bronze would move between dates; never let it.
             Ok(e) if e.event_date.is_some_and(|d| Some(days(d)) != bronze_dates[i]) => {
                 rejected_rows.push(i as IdxSize);
                 rules.push("event_date_mismatch".to_string());
                 reasons.push("event_ts gives another date than bronze recorded".to_string());
             }
+            Ok(_) if losers.is_some_and(|l| l.contains(&(first_row + i as u32))) => duplicate_rows.push(i),
             Ok(e) => {
                 ok_rows.push(i as IdxSize);
                 events.push(e);
@@ -83,49 +173,37 @@ pub fn transform(
         }
     }
 
-    tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "parsed");
-    // Typed events with their lineage and the bronze row they came from.
+    // Typed events with their lineage.
     let lineage = bronze
         .select(["source_file", "source_line", "kafka_topic", "kafka_partition", "kafka_offset", "ingested_at"])
         .map_err(polars_err)?
         .take(&IdxCa::from_vec(ROW.into(), ok_rows.clone()))
         .map_err(polars_err)?;
-    let mut candidates = events_frame(&events)?;
+    let mut winners = events_frame(&events)?;
+    drop(events);
     for c in lineage.columns() {
-        candidates.with_column(c.clone()).map_err(polars_err)?;
+        winners.with_column(c.clone()).map_err(polars_err)?;
     }
-    candidates.with_column(Column::new(ROW.into(), ok_rows)).map_err(polars_err)?;
-
-    tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "framed");
-    // First arrival wins.
-    let order = ["ingested_at", "source_file", "source_line", "kafka_partition", "kafka_offset", ROW];
-    let sorted = candidates
-        .lazy()
-        .sort(order, SortMultipleOptions::default().with_nulls_last(true))
-        .with_column(col("event_id").is_null().or(col("event_id").is_first_distinct()).alias("_first"))
-        .collect()
-        .map_err(polars_err)?;
-    let duplicate_rows = row_ids(&sorted.clone().lazy().filter(col("_first").not()).collect().map_err(polars_err)?)?;
-    let winners = sorted.lazy().filter(col("_first")).drop(cols(["_first"])).collect().map_err(polars_err)?;
+    winners.with_column(Column::new(ROW.into(), ok_rows)).map_err(polars_err)?;
     let winners = winners
         .lazy()
-        .with_columns([lit(bronze_version).alias("bronze_version"), lit(now_us).cast(DataType::Datetime(TimeUnit::Microseconds, None)).alias("processed_at")])
+        .with_columns([
+            lit(bronze_version).alias("bronze_version"),
+            lit(now_us).cast(DataType::Datetime(TimeUnit::Microseconds, None)).alias("processed_at"),
+        ])
         .collect()
         .map_err(polars_err)?;
 
-    tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "deduplicated");
     let (audited, audit) = quality::audit(winners, silver_spec, refs)?;
-    tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "audited");
     let (silver, dropped) = quality::split(audited)?;
+    let silver = silver.drop(ROW).map_err(polars_err)?;
 
     // Quarantine: parse rejections and rows a drop rule sent away, from their bronze rows.
     let dropped_rows = row_ids(&dropped)?;
-    let dropped_rules: Vec<String> = strings(&dropped, RULE_COLUMN)?;
-    let dropped_reasons: Vec<String> = strings(&dropped, REASON_COLUMN)?;
     let mut q_rows = rejected_rows;
     q_rows.extend(&dropped_rows);
-    rules.extend(dropped_rules);
-    reasons.extend(dropped_reasons);
+    rules.extend(strings(&dropped, RULE_COLUMN)?);
+    reasons.extend(strings(&dropped, REASON_COLUMN)?);
     let mut quarantine = bronze.take(&IdxCa::from_vec(ROW.into(), q_rows.clone())).map_err(polars_err)?;
     quarantine.with_column(Column::new("rule".into(), rules)).map_err(polars_err)?;
     quarantine.with_column(Column::new("reason".into(), reasons)).map_err(polars_err)?;
@@ -138,8 +216,6 @@ pub fn transform(
         .collect()
         .map_err(polars_err)?;
 
-    tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "quarantined");
-    // Reconcile per date.
     let mut counts: BTreeMap<i32, DateCounts> = BTreeMap::new();
     for d in bronze_dates.iter().flatten() {
         counts.entry(*d).or_default().bronze_rows += 1;
@@ -150,23 +226,74 @@ pub fn transform(
         }
     }
     for r in &duplicate_rows {
-        if let Some(d) = bronze_dates[*r as usize] {
+        if let Some(d) = bronze_dates[*r] {
             counts.entry(d).or_default().duplicates += 1;
         }
     }
     for d in date_days(&silver, "event_date")?.into_iter().flatten() {
         counts.entry(d).or_default().silver_rows += 1;
     }
-    for (d, c) in &counts {
+    let counts = counts.into_iter().map(|(d, c)| (date(d), c)).collect();
+    Ok(Transformed { silver, quarantine, counts, audit })
+}
+
+/// Check that every date's bronze rows are accounted for.
+pub fn reconcile(counts: &BTreeMap<NaiveDate, DateCounts>) -> Result<()> {
+    for (d, c) in counts {
         if c.bronze_rows != c.silver_rows + c.quarantined + c.duplicates {
             return Err(Error::data(format!(
-                "counts do not reconcile for {}: bronze {} != silver {} + quarantined {} + duplicates {}; nothing committed",
-                date(*d), c.bronze_rows, c.silver_rows, c.quarantined, c.duplicates
+                "counts do not reconcile for {d}: bronze {} != silver {} + quarantined {} + duplicates {}; nothing committed",
+                c.bronze_rows, c.silver_rows, c.quarantined, c.duplicates
             )));
         }
     }
-    let counts = counts.into_iter().map(|(d, c)| (date(d), c)).collect();
-    Ok(Transformed { silver, quarantine, counts, audit })
+    Ok(())
+}
+
+/// Merge the rule outcomes of one slice into the run's.
+pub fn merge_audit(total: &mut Audit, slice: Audit) {
+    for o in slice.outcomes {
+        match total.outcomes.iter_mut().find(|t| t.name == o.name && t.table == o.table) {
+            Some(t) => {
+                t.failing_rows = match (t.failing_rows, o.failing_rows) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                };
+            }
+            None => total.outcomes.push(o),
+        }
+    }
+}
+
+/// Read every row's payload (`payload`, `payload_bytes`, `payload_format`) on all cores.
+fn parse_rows(df: &DataFrame) -> Result<Vec<std::result::Result<TypedEvent, Rejection>>> {
+    let payload = df.column("payload").map_err(polars_err)?.str().map_err(polars_err)?.clone();
+    let not_utf8: Vec<bool> = match df.column("payload_bytes") {
+        Ok(c) => c.as_materialized_series().is_not_null().iter().map(|v| v.unwrap_or(false)).collect(),
+        Err(_) => {
+            let c = df.column("_not_utf8").map_err(polars_err)?.bool().map_err(polars_err)?.clone();
+            c.iter().map(|v| v.unwrap_or(false)).collect()
+        }
+    };
+    let format = df.column("payload_format").map_err(polars_err)?.str().map_err(polars_err)?.clone();
+    let n = df.height();
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(1);
+    let per = n.div_ceil(threads).max(1);
+    let (payload, format, not_utf8) = (&payload, &format, &not_utf8);
+    let parts: Vec<Vec<_>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .step_by(per)
+            .map(|start| {
+                scope.spawn(move || {
+                    (start..(start + per).min(n))
+                        .map(|i| parse_event(payload.get(i).unwrap_or_default(), not_utf8[i], format.get(i) == Some("csv")))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("payload parsing does not panic")).collect()
+    });
+    Ok(parts.into_iter().flatten().collect())
 }
 
 fn days(d: NaiveDate) -> i32 {
@@ -180,62 +307,71 @@ fn date(days: i32) -> NaiveDate {
 fn date_days(df: &DataFrame, column: &str) -> Result<Vec<Option<i32>>> {
     let c = df.column(column).map_err(polars_err)?.cast(&DataType::Int32).map_err(polars_err)?;
     let ca = c.i32().map_err(polars_err)?.clone();
-    Ok((0..ca.len()).map(|i| ca.get(i)).collect())
+    Ok(ca.iter().collect())
 }
 
 fn row_ids(df: &DataFrame) -> Result<Vec<IdxSize>> {
     let c = df.column(ROW).map_err(polars_err)?.cast(&IDX_DTYPE).map_err(polars_err)?;
     let ca = c.idx().map_err(polars_err)?.clone();
-    Ok((0..ca.len()).filter_map(|i| ca.get(i)).collect())
+    Ok(ca.iter().flatten().collect())
 }
 
 fn strings(df: &DataFrame, column: &str) -> Result<Vec<String>> {
     let ca = df.column(column).map_err(polars_err)?.str().map_err(polars_err)?.clone();
-    Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or_default().to_string()).collect())
+    Ok(ca.iter().map(|v| v.unwrap_or_default().to_string()).collect())
 }
 
 /// Typed events as a frame with silver's column names.
 fn events_frame(events: &[TypedEvent]) -> Result<DataFrame> {
-    macro_rules! column {
-        ($name:literal, $field:ident) => {
-            Column::new($name.into(), events.iter().map(|e| e.$field.clone()).collect::<Vec<_>>())
-        };
+    fn text(name: &str, events: &[TypedEvent], f: impl Fn(&TypedEvent) -> Option<&str>) -> Column {
+        events.iter().map(f).collect::<StringChunked>().with_name(name.into()).into_column()
     }
-    let event_ts = Column::new("event_ts".into(), events.iter().map(|e| e.event_ts).collect::<Vec<_>>())
+    fn float(name: &str, events: &[TypedEvent], f: impl Fn(&TypedEvent) -> Option<f64>) -> Column {
+        events.iter().map(f).collect::<Float64Chunked>().with_name(name.into()).into_column()
+    }
+    fn long(name: &str, events: &[TypedEvent], f: impl Fn(&TypedEvent) -> Option<i64>) -> Column {
+        events.iter().map(f).collect::<Int64Chunked>().with_name(name.into()).into_column()
+    }
+    let event_ts = long("event_ts", events, |e| e.event_ts)
         .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
         .map_err(polars_err)?;
-    let event_date = Column::new("event_date".into(), events.iter().map(|e| e.event_date.map(days)).collect::<Vec<_>>())
+    let event_date = events
+        .iter()
+        .map(|e| e.event_date.map(days))
+        .collect::<Int32Chunked>()
+        .with_name("event_date".into())
+        .into_column()
         .cast(&DataType::Date)
         .map_err(polars_err)?;
     DataFrame::new_infer_height(vec![
-        column!("event_id", event_id),
-        column!("event_type", event_type),
+        text("event_id", events, |e| e.event_id.as_deref()),
+        text("event_type", events, |e| e.event_type.as_deref()),
         event_ts,
         event_date,
-        column!("user_id", user_id),
-        column!("session_id", session_id),
-        column!("content_id", content_id),
-        column!("device_type", device_type),
-        column!("device_os", device_os),
-        column!("device_app_version", device_app_version),
-        column!("geo_country", geo_country),
-        column!("geo_region", geo_region),
-        column!("geo_city", geo_city),
-        column!("position_s", position_s),
-        column!("duration_s", duration_s),
-        column!("watched_s", watched_s),
-        column!("bitrate_kbps", bitrate_kbps),
-        column!("resolution", resolution),
-        column!("buffer_ms", buffer_ms),
-        column!("seek_from_s", seek_from_s),
-        column!("quality_from", quality_from),
-        column!("quality_to", quality_to),
-        column!("ad_id", ad_id),
-        column!("campaign_id", campaign_id),
-        column!("ad_position", ad_position),
-        column!("ad_duration_s", ad_duration_s),
-        column!("error_code", error_code),
-        column!("error_message", error_message),
+        text("user_id", events, |e| e.user_id.as_deref()),
+        text("session_id", events, |e| e.session_id.as_deref()),
+        text("content_id", events, |e| e.content_id.as_deref()),
+        text("device_type", events, |e| e.device_type.as_deref()),
+        text("device_os", events, |e| e.device_os.as_deref()),
+        text("device_app_version", events, |e| e.device_app_version.as_deref()),
+        text("geo_country", events, |e| e.geo_country.as_deref()),
+        text("geo_region", events, |e| e.geo_region.as_deref()),
+        text("geo_city", events, |e| e.geo_city.as_deref()),
+        float("position_s", events, |e| e.position_s),
+        float("duration_s", events, |e| e.duration_s),
+        float("watched_s", events, |e| e.watched_s),
+        long("bitrate_kbps", events, |e| e.bitrate_kbps),
+        text("resolution", events, |e| e.resolution.as_deref()),
+        long("buffer_ms", events, |e| e.buffer_ms),
+        float("seek_from_s", events, |e| e.seek_from_s),
+        text("quality_from", events, |e| e.quality_from.as_deref()),
+        text("quality_to", events, |e| e.quality_to.as_deref()),
+        text("ad_id", events, |e| e.ad_id.as_deref()),
+        text("campaign_id", events, |e| e.campaign_id.as_deref()),
+        text("ad_position", events, |e| e.ad_position.as_deref()),
+        float("ad_duration_s", events, |e| e.ad_duration_s),
+        text("error_code", events, |e| e.error_code.as_deref()),
+        text("error_message", events, |e| e.error_message.as_deref()),
     ])
     .map_err(polars_err)
 }
