@@ -7,43 +7,46 @@
 //! left to the table spec's expectations, which name their own rule. CSV rows carry every
 //! cell as text, so for them numbers written as text are read as numbers.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
 use crate::ops::ingest::parse::read_event_time;
 
-/// A payload's fields, typed as `silver.video_events` declares them.
+/// A payload's fields, typed as `silver.video_events` declares them. Text borrows from the
+/// payload where it can.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct TypedEvent {
-    pub event_id: Option<String>,
-    pub event_type: Option<String>,
+pub struct TypedEvent<'a> {
+    pub event_id: Option<Cow<'a, str>>,
+    pub event_type: Option<Cow<'a, str>>,
     /// Microseconds since the epoch, UTC.
     pub event_ts: Option<i64>,
     pub event_date: Option<NaiveDate>,
-    pub user_id: Option<String>,
-    pub session_id: Option<String>,
-    pub content_id: Option<String>,
-    pub device_type: Option<String>,
-    pub device_os: Option<String>,
-    pub device_app_version: Option<String>,
-    pub geo_country: Option<String>,
-    pub geo_region: Option<String>,
-    pub geo_city: Option<String>,
+    pub user_id: Option<Cow<'a, str>>,
+    pub session_id: Option<Cow<'a, str>>,
+    pub content_id: Option<Cow<'a, str>>,
+    pub device_type: Option<Cow<'a, str>>,
+    pub device_os: Option<Cow<'a, str>>,
+    pub device_app_version: Option<Cow<'a, str>>,
+    pub geo_country: Option<Cow<'a, str>>,
+    pub geo_region: Option<Cow<'a, str>>,
+    pub geo_city: Option<Cow<'a, str>>,
     pub position_s: Option<f64>,
     pub duration_s: Option<f64>,
     pub watched_s: Option<f64>,
     pub bitrate_kbps: Option<i64>,
-    pub resolution: Option<String>,
+    pub resolution: Option<Cow<'a, str>>,
     pub buffer_ms: Option<i64>,
     pub seek_from_s: Option<f64>,
-    pub quality_from: Option<String>,
-    pub quality_to: Option<String>,
-    pub ad_id: Option<String>,
-    pub campaign_id: Option<String>,
-    pub ad_position: Option<String>,
+    pub quality_from: Option<Cow<'a, str>>,
+    pub quality_to: Option<Cow<'a, str>>,
+    pub ad_id: Option<Cow<'a, str>>,
+    pub campaign_id: Option<Cow<'a, str>>,
+    pub ad_position: Option<Cow<'a, str>>,
     pub ad_duration_s: Option<f64>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
+    pub error_code: Option<Cow<'a, str>>,
+    pub error_message: Option<Cow<'a, str>>,
 }
 
 /// Why a payload cannot become a silver event.
@@ -59,7 +62,7 @@ fn reject(rule: impl Into<String>, reason: impl Into<String>) -> Rejection {
 
 /// Read one payload. `text_numbers`: numbers may be written as text (CSV rows).
 /// `original_bytes`: set when the payload was not valid UTF-8 (it is then rejected).
-pub fn parse_event(payload: &str, original_bytes: bool, text_numbers: bool) -> Result<TypedEvent, Rejection> {
+pub fn parse_event(payload: &str, original_bytes: bool, text_numbers: bool) -> Result<TypedEvent<'_>, Rejection> {
     if original_bytes {
         return Err(reject("parse_utf8", "payload is not valid UTF-8"));
     }
@@ -72,7 +75,7 @@ pub fn parse_event(payload: &str, original_bytes: bool, text_numbers: bool) -> R
 }
 
 /// The general reader: any JSON value, exact rejection reasons.
-fn parse_slow(payload: &str, text_numbers: bool) -> Result<TypedEvent, Rejection> {
+fn parse_slow(payload: &str, text_numbers: bool) -> Result<TypedEvent<'static>, Rejection> {
     let value: Value = serde_json::from_str(payload).map_err(|e| reject("parse_json", format!("malformed JSON: {e}")))?;
     let Value::Object(root) = value else {
         return Err(reject("parse_json", "payload is not a JSON object"));
@@ -260,8 +263,8 @@ mod fast {
         }
     }
 
-    fn text(v: S<'_>) -> Option<String> {
-        v.filter(|s| !s.is_empty()).map(Cow::into_owned)
+    fn text(v: S<'_>) -> S<'_> {
+        v.filter(|s| !s.is_empty())
     }
 
     /// The general reader's whole-number rule: None (let it reject) when not whole.
@@ -273,7 +276,7 @@ mod fast {
         }
     }
 
-    pub(super) fn parse(payload: &str) -> Option<TypedEvent> {
+    pub(super) fn parse(payload: &str) -> Option<TypedEvent<'_>> {
         // A struct would also accept a JSON array positionally: only objects are events.
         if !payload.trim_start().starts_with('{') {
             return None;
@@ -343,13 +346,13 @@ impl Reader {
         }
     }
 
-    fn string(&self, m: &Map<String, Value>, prefix: &str, key: &str) -> Result<Option<String>, Rejection> {
+    fn string(&self, m: &Map<String, Value>, prefix: &str, key: &str) -> Result<Option<Cow<'static, str>>, Rejection> {
         match m.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::String(s)) => Ok(Some(Cow::Owned(s.clone()))),
             // Codes and versions are sometimes sent as numbers; their text is unambiguous.
-            Some(Value::Number(n)) if matches!(key, "code" | "app_version" | "resolution") => Ok(Some(n.to_string())),
+            Some(Value::Number(n)) if matches!(key, "code" | "app_version" | "resolution") => Ok(Some(Cow::Owned(n.to_string()))),
             Some(other) => Err(wrong_type(prefix, key, "a string", other)),
         }
     }
@@ -386,7 +389,7 @@ fn wrong_type(prefix: &str, key: &str, expected: &str, got: &Value) -> Rejection
 mod tests {
     use super::*;
 
-    fn ok(payload: &str) -> TypedEvent {
+    fn ok(payload: &str) -> TypedEvent<'_> {
         parse_event(payload, false, false).unwrap_or_else(|r| panic!("{payload}: {r:?}"))
     }
 

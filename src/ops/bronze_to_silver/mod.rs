@@ -114,7 +114,9 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     let now = Utc::now().timestamp_micros();
     let progress = Progress::new("bronze-to-silver", sources.len() as u64, false);
     for (i, source) in sources.iter().enumerate() {
+        let read = Instant::now();
         let rows = tokio::task::block_in_place(|| source.clone().collect()).map_err(lake::convert::polars_err)?;
+        tracing::trace!(rows = rows.height(), seconds = read.elapsed().as_secs_f64(), "bronze file read");
         for start in (0..rows.height()).step_by(transform::SLICE_ROWS) {
             let slice = rows.slice(start as i64, transform::SLICE_ROWS);
             let out = tokio::task::block_in_place(|| {
@@ -124,8 +126,10 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
                 counts.entry(*d).or_default().add(c);
             }
             transform::merge_audit(&mut audit, out.audit);
+            let written = Instant::now();
             silver_out.write(lake::df_to_batches(&out.silver, &silver_schema)?).await?;
             quarantine_out.write(lake::df_to_batches(&out.quarantine, &quarantine_schema)?).await?;
+            tracing::trace!(seconds = written.elapsed().as_secs_f64(), "slice written");
         }
         progress.inc(1);
     }

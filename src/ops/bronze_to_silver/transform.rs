@@ -76,6 +76,7 @@ pub fn find_duplicates(sources: &[LazyFrame]) -> Result<Losers> {
         .collect_with_engine(Engine::Streaming)
         .map_err(polars_err)?
         .unwrap_single();
+    tracing::debug!(ids = ids.height(), "duplicated ids found");
     if ids.height() == 0 {
         return Ok(losers);
     }
@@ -103,8 +104,13 @@ pub fn find_duplicates(sources: &[LazyFrame]) -> Result<Losers> {
         parts.push(rows.lazy());
     }
     let rows = concat(parts, UnionArgs::default()).map_err(polars_err)?.collect().map_err(polars_err)?;
-    let parsed = parse_rows(&rows)?;
-    let parsed_ids: StringChunked = parsed.iter().map(|p| p.as_ref().ok().and_then(|e| e.event_id.as_deref())).collect();
+    tracing::debug!(rows = rows.height(), "rows of duplicated ids read");
+    let parsed_ids: StringChunked = in_parallel(&rows, |payloads, range| {
+        range.map(|i| payloads.event(i).ok().and_then(|e| e.event_id.map(|id| id.into_owned()))).collect::<Vec<_>>()
+    })?
+    .into_iter()
+    .flatten()
+    .collect();
     let mut keyed = rows.select([ROW, SOURCE, "ingested_at", "source_file", "source_line", "kafka_partition", "kafka_offset"]).map_err(polars_err)?;
     keyed.with_column(parsed_ids.with_name("_event_id".into()).into_column()).map_err(polars_err)?;
     let order = ["ingested_at", "source_file", "source_line", "kafka_partition", "kafka_offset", SOURCE, ROW];
@@ -146,32 +152,48 @@ pub fn transform_slice(
     bronze_version: i64,
     now_us: i64,
 ) -> Result<Transformed> {
+    let t0 = std::time::Instant::now();
     let bronze_dates = date_days(&bronze, "event_date")?;
-    let parsed = parse_rows(&bronze)?;
 
-    let (mut ok_rows, mut events) = (Vec::new(), Vec::new());
-    let (mut rejected_rows, mut rules, mut reasons) = (Vec::new(), Vec::new(), Vec::new());
-    let mut duplicate_rows = Vec::new();
-    for (i, p) in parsed.into_iter().enumerate() {
-        match p {
-            // An event read differently from bronze would move between dates; never let it.
-            Ok(e) if e.event_date.is_some_and(|d| Some(days(d)) != bronze_dates[i]) => {
-                rejected_rows.push(i as IdxSize);
-                rules.push("event_date_mismatch".to_string());
-                reasons.push("event_ts gives another date than bronze recorded".to_string());
-            }
-            Ok(_) if losers.is_some_and(|l| l.contains(&(first_row + i as u32))) => duplicate_rows.push(i),
-            Ok(e) => {
-                ok_rows.push(i as IdxSize);
-                events.push(e);
-            }
-            Err(r) => {
-                rejected_rows.push(i as IdxSize);
-                rules.push(r.rule);
-                reasons.push(r.reason);
+    // Each core reads its share of the payloads and builds its share of the typed frame.
+    let parts = in_parallel(&bronze, |payloads, range| -> Result<Part> {
+        let mut part = Part::default();
+        let mut events = Vec::new();
+        for i in range {
+            match payloads.event(i) {
+                // An event read differently from bronze would move between dates; never let it.
+                Ok(e) if e.event_date.is_some_and(|d| Some(days(d)) != bronze_dates[i]) => {
+                    part.rejected_rows.push(i as IdxSize);
+                    part.rules.push("event_date_mismatch".to_string());
+                    part.reasons.push("event_ts gives another date than bronze recorded".to_string());
+                }
+                Ok(_) if losers.is_some_and(|l| l.contains(&(first_row + i as u32))) => part.duplicate_rows.push(i),
+                Ok(e) => {
+                    part.ok_rows.push(i as IdxSize);
+                    events.push(e);
+                }
+                Err(r) => {
+                    part.rejected_rows.push(i as IdxSize);
+                    part.rules.push(r.rule);
+                    part.reasons.push(r.reason);
+                }
             }
         }
+        part.frame = events_frame(&events)?;
+        Ok(part)
+    })?;
+    let (mut ok_rows, mut rejected_rows, mut rules, mut reasons, mut duplicate_rows) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut frames = Vec::new();
+    for part in parts {
+        let part = part?;
+        ok_rows.extend(part.ok_rows);
+        rejected_rows.extend(part.rejected_rows);
+        rules.extend(part.rules);
+        reasons.extend(part.reasons);
+        duplicate_rows.extend(part.duplicate_rows);
+        frames.push(part.frame);
     }
+    tracing::trace!(seconds = t0.elapsed().as_secs_f64(), "slice parsed");
 
     // Typed events with their lineage.
     let lineage = bronze
@@ -179,8 +201,14 @@ pub fn transform_slice(
         .map_err(polars_err)?
         .take(&IdxCa::from_vec(ROW.into(), ok_rows.clone()))
         .map_err(polars_err)?;
-    let mut winners = events_frame(&events)?;
-    drop(events);
+    let mut frames = frames.into_iter();
+    let mut winners = match frames.next() {
+        Some(f) => f,
+        None => events_frame(&[])?,
+    };
+    for f in frames {
+        winners.vstack_mut(&f).map_err(polars_err)?;
+    }
     for c in lineage.columns() {
         winners.with_column(c.clone()).map_err(polars_err)?;
     }
@@ -194,7 +222,9 @@ pub fn transform_slice(
         .collect()
         .map_err(polars_err)?;
 
+    tracing::trace!(seconds = t0.elapsed().as_secs_f64(), "slice framed");
     let (audited, audit) = quality::audit(winners, silver_spec, refs)?;
+    tracing::trace!(seconds = t0.elapsed().as_secs_f64(), "slice audited");
     let (silver, dropped) = quality::split(audited)?;
     let silver = silver.drop(ROW).map_err(polars_err)?;
 
@@ -216,6 +246,7 @@ pub fn transform_slice(
         .collect()
         .map_err(polars_err)?;
 
+    tracing::trace!(seconds = t0.elapsed().as_secs_f64(), "slice quarantined");
     let mut counts: BTreeMap<i32, DateCounts> = BTreeMap::new();
     for d in bronze_dates.iter().flatten() {
         counts.entry(*d).or_default().bronze_rows += 1;
@@ -265,35 +296,51 @@ pub fn merge_audit(total: &mut Audit, slice: Audit) {
     }
 }
 
-/// Read every row's payload (`payload`, `payload_bytes`, `payload_format`) on all cores.
-fn parse_rows(df: &DataFrame) -> Result<Vec<std::result::Result<TypedEvent, Rejection>>> {
-    let payload = df.column("payload").map_err(polars_err)?.str().map_err(polars_err)?.clone();
-    let not_utf8: Vec<bool> = match df.column("payload_bytes") {
-        Ok(c) => c.as_materialized_series().is_not_null().iter().map(|v| v.unwrap_or(false)).collect(),
-        Err(_) => {
-            let c = df.column("_not_utf8").map_err(polars_err)?.bool().map_err(polars_err)?.clone();
-            c.iter().map(|v| v.unwrap_or(false)).collect()
-        }
-    };
-    let format = df.column("payload_format").map_err(polars_err)?.str().map_err(polars_err)?.clone();
+/// What one core made of its share of a slice.
+#[derive(Default)]
+struct Part {
+    frame: DataFrame,
+    ok_rows: Vec<IdxSize>,
+    rejected_rows: Vec<IdxSize>,
+    rules: Vec<String>,
+    reasons: Vec<String>,
+    duplicate_rows: Vec<usize>,
+}
+
+/// The payload columns of a frame (`payload`, `payload_bytes` or `_not_utf8`, `payload_format`).
+struct Payloads {
+    payload: StringChunked,
+    not_utf8: Vec<bool>,
+    format: StringChunked,
+}
+
+impl Payloads {
+    fn of(df: &DataFrame) -> Result<Self> {
+        let payload = df.column("payload").map_err(polars_err)?.str().map_err(polars_err)?.rechunk().into_owned();
+        let not_utf8: Vec<bool> = match df.column("payload_bytes") {
+            Ok(c) => c.as_materialized_series().is_not_null().iter().map(|v| v.unwrap_or(false)).collect(),
+            Err(_) => df.column("_not_utf8").map_err(polars_err)?.bool().map_err(polars_err)?.iter().map(|v| v.unwrap_or(false)).collect(),
+        };
+        let format = df.column("payload_format").map_err(polars_err)?.str().map_err(polars_err)?.rechunk().into_owned();
+        Ok(Self { payload, not_utf8, format })
+    }
+
+    fn event(&self, i: usize) -> std::result::Result<TypedEvent<'_>, Rejection> {
+        parse_event(self.payload.get(i).unwrap_or_default(), self.not_utf8[i], self.format.get(i) == Some("csv"))
+    }
+}
+
+/// Run `work` over the frame's rows split in one contiguous range per core, in order.
+fn in_parallel<T: Send>(df: &DataFrame, work: impl Fn(&Payloads, std::ops::Range<usize>) -> T + Sync) -> Result<Vec<T>> {
+    let payloads = Payloads::of(df)?;
     let n = df.height();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(1);
     let per = n.div_ceil(threads).max(1);
-    let (payload, format, not_utf8) = (&payload, &format, &not_utf8);
-    let parts: Vec<Vec<_>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..n)
-            .step_by(per)
-            .map(|start| {
-                scope.spawn(move || {
-                    (start..(start + per).min(n))
-                        .map(|i| parse_event(payload.get(i).unwrap_or_default(), not_utf8[i], format.get(i) == Some("csv")))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
+    let (payloads, work) = (&payloads, &work);
+    Ok(std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n).step_by(per).map(|start| scope.spawn(move || work(payloads, start..(start + per).min(n)))).collect();
         handles.into_iter().map(|h| h.join().expect("payload parsing does not panic")).collect()
-    });
-    Ok(parts.into_iter().flatten().collect())
+    }))
 }
 
 fn days(d: NaiveDate) -> i32 {
@@ -322,14 +369,14 @@ fn strings(df: &DataFrame, column: &str) -> Result<Vec<String>> {
 }
 
 /// Typed events as a frame with silver's column names.
-fn events_frame(events: &[TypedEvent]) -> Result<DataFrame> {
-    fn text(name: &str, events: &[TypedEvent], f: impl Fn(&TypedEvent) -> Option<&str>) -> Column {
+fn events_frame(events: &[TypedEvent<'_>]) -> Result<DataFrame> {
+    fn text<'e>(name: &str, events: &'e [TypedEvent<'_>], f: impl Fn(&'e TypedEvent<'_>) -> Option<&'e str>) -> Column {
         events.iter().map(f).collect::<StringChunked>().with_name(name.into()).into_column()
     }
-    fn float(name: &str, events: &[TypedEvent], f: impl Fn(&TypedEvent) -> Option<f64>) -> Column {
+    fn float(name: &str, events: &[TypedEvent<'_>], f: impl Fn(&TypedEvent<'_>) -> Option<f64>) -> Column {
         events.iter().map(f).collect::<Float64Chunked>().with_name(name.into()).into_column()
     }
-    fn long(name: &str, events: &[TypedEvent], f: impl Fn(&TypedEvent) -> Option<i64>) -> Column {
+    fn long(name: &str, events: &[TypedEvent<'_>], f: impl Fn(&TypedEvent<'_>) -> Option<i64>) -> Column {
         events.iter().map(f).collect::<Int64Chunked>().with_name(name.into()).into_column()
     }
     let event_ts = long("event_ts", events, |e| e.event_ts)
