@@ -14,6 +14,8 @@ use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::kernel::transaction::CommitBuilder;
 use deltalake::kernel::{Action, Add};
 use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 
 use super::{COMMIT_RETRIES, CommitInfo, WriteOutcome, partition_predicate};
@@ -21,7 +23,10 @@ use crate::catalog::TableSpec;
 use crate::error::{Error, Result, from_delta};
 
 /// Buffered Parquet bytes after which the open files are finished and written out.
-const FLUSH_BYTES: usize = 256 << 20;
+const FLUSH_BYTES: usize = 96 << 20;
+
+/// Rows per Parquet row group: the writer holds a row group's rows decoded until it is full.
+const ROW_GROUP_ROWS: usize = 256 * 1024;
 
 pub struct PartitionRewrite {
     spec: TableSpec,
@@ -41,7 +46,13 @@ impl PartitionRewrite {
         if values.is_empty() {
             return Err(Error::data("no partitions given to overwrite"));
         }
-        let writer = RecordBatchWriter::for_table(table).map_err(|e| from_delta(e, format!("cannot write to table {}", spec.id)))?;
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .build();
+        let writer = RecordBatchWriter::for_table(table)
+            .map_err(|e| from_delta(e, format!("cannot write to table {}", spec.id)))?
+            .with_writer_properties(properties);
         Ok(Self { spec: spec.clone(), column: column.to_string(), values: values.to_vec(), writer, adds: Vec::new(), rows: 0 })
     }
 

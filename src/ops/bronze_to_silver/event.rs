@@ -147,19 +147,27 @@ mod fast {
 
     type S<'a> = Option<Cow<'a, str>>;
 
+    /// `Option<Cow<str>>` that borrows from the payload when the text has no escapes
+    /// (serde's `borrow` does not reach through the Option on its own).
+    fn text_field<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<S<'a>, D::Error> {
+        #[derive(Deserialize)]
+        struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+        Option::<Text<'a>>::deserialize(d).map(|t| t.map(|t| t.0))
+    }
+
     #[derive(Deserialize)]
     struct Event<'a> {
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         event_id: S<'a>,
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         event_type: S<'a>,
         #[serde(default)]
         event_ts: Option<Ts>,
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         user_id: S<'a>,
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         session_id: S<'a>,
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         content_id: S<'a>,
         #[serde(borrow, default)]
         device: Option<Device<'a>>,
@@ -175,21 +183,21 @@ mod fast {
 
     #[derive(Deserialize)]
     struct Device<'a> {
-        #[serde(borrow, default, rename = "type")]
+        #[serde(borrow, default, rename = "type", deserialize_with = "text_field")]
         kind: S<'a>,
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         os: S<'a>,
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         app_version: S<'a>,
     }
 
     #[derive(Deserialize)]
     struct Geo<'a> {
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         country: S<'a>,
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         region: S<'a>,
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         city: S<'a>,
     }
 
@@ -203,25 +211,25 @@ mod fast {
         watched_s: Option<f64>,
         #[serde(default)]
         bitrate_kbps: Option<f64>,
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         resolution: S<'a>,
         #[serde(default)]
         buffer_ms: Option<f64>,
         #[serde(default)]
         seek_from_s: Option<f64>,
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         quality_from: S<'a>,
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         quality_to: S<'a>,
     }
 
     #[derive(Deserialize)]
     struct Ad<'a> {
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         ad_id: S<'a>,
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         campaign_id: S<'a>,
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         position: S<'a>,
         #[serde(default)]
         duration_s: Option<f64>,
@@ -229,9 +237,9 @@ mod fast {
 
     #[derive(Deserialize)]
     struct ErrorInfo<'a> {
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         code: S<'a>,
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "text_field")]
         message: S<'a>,
     }
 
@@ -473,3 +481,4 @@ mod tests {
         assert_eq!(r.rule, "type_position_s");
     }
 }
+

@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
+use polars::prelude::DataFrame;
 use serde::Serialize;
 use tracing::{debug, info};
 
@@ -98,8 +99,8 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     let refs = crate::ops::check::references(lake, catalog, silver_spec).await?;
     let sources = lake::partition_scans(&bronze, bronze_spec, "event_date", &dates).await?;
     let phase = Instant::now();
-    let losers = tokio::task::block_in_place(|| transform::find_duplicates(&sources))?;
-    debug!(seconds = phase.elapsed().as_secs_f64(), later_arrivals = losers.values().map(|l| l.len()).sum::<usize>(), "Found duplicates.");
+    let duplicated = tokio::task::block_in_place(|| transform::duplicated_ids(&sources))?;
+    debug!(seconds = phase.elapsed().as_secs_f64(), ids = duplicated.len(), "Found the event_ids that arrived more than once.");
 
     // Silver and quarantine rows are written as they are made, a slice of bronze at a time;
     // nothing is visible until the two commits at the end.
@@ -112,27 +113,49 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     let mut counts: BTreeMap<NaiveDate, DateCounts> = BTreeMap::new();
     let mut audit = Audit::default();
     let now = Utc::now().timestamp_micros();
-    let progress = Progress::new("bronze-to-silver", sources.len() as u64, false);
-    for (i, source) in sources.iter().enumerate() {
+    let mut held: Vec<DataFrame> = Vec::new();
+    let progress = Progress::new("bronze-to-silver", sources.len() as u64 + 1, false);
+    let mut transform = async |rows: DataFrame, losers: Option<std::collections::HashSet<u32>>| -> Result<()> {
+        let out = tokio::task::block_in_place(|| {
+            transform::transform_slice(rows, losers.as_ref(), silver_spec, &refs, bronze_version, now)
+        })?;
+        for (d, c) in &out.counts {
+            counts.entry(*d).or_default().add(c);
+        }
+        transform::merge_audit(&mut audit, out.audit);
+        let written = Instant::now();
+        silver_out.write(lake::df_to_batches(&out.silver, &silver_schema)?).await?;
+        quarantine_out.write(lake::df_to_batches(&out.quarantine, &quarantine_schema)?).await?;
+        tracing::trace!(seconds = written.elapsed().as_secs_f64(), "slice written");
+        Ok(())
+    };
+    for source in &sources {
         let read = Instant::now();
         let rows = tokio::task::block_in_place(|| source.clone().collect()).map_err(lake::convert::polars_err)?;
         tracing::trace!(rows = rows.height(), seconds = read.elapsed().as_secs_f64(), "bronze file read");
         for start in (0..rows.height()).step_by(transform::SLICE_ROWS) {
             let slice = rows.slice(start as i64, transform::SLICE_ROWS);
-            let out = tokio::task::block_in_place(|| {
-                transform::transform_slice(slice, losers.get(&i), start as u32, silver_spec, &refs, bronze_version, now)
-            })?;
-            for (d, c) in &out.counts {
-                counts.entry(*d).or_default().add(c);
-            }
-            transform::merge_audit(&mut audit, out.audit);
-            let written = Instant::now();
-            silver_out.write(lake::df_to_batches(&out.silver, &silver_schema)?).await?;
-            quarantine_out.write(lake::df_to_batches(&out.quarantine, &quarantine_schema)?).await?;
-            tracing::trace!(seconds = written.elapsed().as_secs_f64(), "slice written");
+            let (hold, rest) = tokio::task::block_in_place(|| transform::hold_back(slice, &duplicated))?;
+            held.push(hold);
+            transform(rest, None).await?;
         }
         progress.inc(1);
     }
+    // Every arrival of the ids seen more than once, ordered: the first readable one wins.
+    let mut held_rows = match held.first() {
+        Some(first) => first.clear(),
+        None => DataFrame::empty(),
+    };
+    for h in &held {
+        held_rows.vstack_mut(h).map_err(lake::convert::polars_err)?;
+    }
+    drop(held);
+    if held_rows.height() > 0 {
+        let losers = tokio::task::block_in_place(|| transform::later_arrivals(&held_rows))?;
+        debug!(rows = held_rows.height(), later_arrivals = losers.len(), "Ordered the arrivals of repeated event_ids.");
+        transform(held_rows, Some(losers)).await?;
+    }
+    progress.inc(1);
     progress.finish();
     debug!(seconds = phase.elapsed().as_secs_f64(), "Transformed and wrote the data files.");
     if let Some(err) = audit.fail_error() {

@@ -10,14 +10,15 @@
 //!    quarantine, `warn` rules are counted, `fail` rules stop the run before any commit.
 //!
 //! A day can hold more bronze rows than fit in memory, so the work is split. First
-//! [`find_duplicates`] reads only the `event_id` column bronze recorded at ingestion to find
-//! the ids that occur more than once (few), and reads and orders just those rows to decide
-//! which arrivals lose. Then [`transform_slice`] handles the bronze rows a slice at a time
-//! (reading each payload once), knowing the losers. Every bronze row of date D ends in
-//! silver D, quarantine D or the duplicate count of D; the caller checks that the counts add
-//! up before it commits.
+//! [`duplicated_ids`] reads only the `event_id` column bronze recorded at ingestion to find
+//! the ids that occur more than once (few). Then the bronze rows go through
+//! [`transform_slice`] a slice at a time, each payload read once, except the rows of those
+//! ids, which [`hold_back`] keeps aside; at the end they are ordered by arrival
+//! ([`later_arrivals`]) and transformed together. Every bronze row of date D ends in silver
+//! D, quarantine D or the duplicate count of D; the caller checks that the counts add up
+//! before it commits.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -30,7 +31,6 @@ use crate::lake::convert::polars_err;
 use crate::quality::{self, Audit, REASON_COLUMN, References, RULE_COLUMN};
 
 const ROW: &str = "_bronze_row";
-const SOURCE: &str = "_bronze_source";
 
 /// Rows handled at once by [`transform_slice`]: small enough to bound memory, large enough
 /// for Polars to work in bulk.
@@ -54,17 +54,11 @@ impl DateCounts {
     }
 }
 
-/// For each bronze source (an index into the caller's list), the rows that lose to an
-/// earlier arrival of the same event_id.
-pub type Losers = HashMap<usize, HashSet<u32>>;
-
-/// Find the later arrivals of every event_id among `sources` (lazy scans of bronze rows, each
-/// read in a stable row order). Only rows whose bronze `event_id` occurs more than once are
-/// read whole and parsed; an arrival whose payload cannot be read never wins.
-pub fn find_duplicates(sources: &[LazyFrame]) -> Result<Losers> {
-    let mut losers = Losers::new();
+/// The event_ids that bronze recorded more than once among `sources` (lazy scans of bronze
+/// rows). Only the `event_id` column is read; it is what ingestion read from each payload.
+pub fn duplicated_ids(sources: &[LazyFrame]) -> Result<Series> {
     if sources.is_empty() {
-        return Ok(losers);
+        return Ok(Series::new_empty("event_id".into(), &DataType::String));
     }
     let ids = concat(sources.iter().map(|s| s.clone().select([col("event_id")])).collect::<Vec<_>>(), UnionArgs::default())
         .map_err(polars_err)?
@@ -76,60 +70,74 @@ pub fn find_duplicates(sources: &[LazyFrame]) -> Result<Losers> {
         .collect_with_engine(Engine::Streaming)
         .map_err(polars_err)?
         .unwrap_single();
-    tracing::debug!(ids = ids.height(), "duplicated ids found");
-    if ids.height() == 0 {
-        return Ok(losers);
+    Ok(ids.column("event_id").map_err(polars_err)?.as_materialized_series().clone())
+}
+
+/// Split a slice of bronze rows into the rows whose event_id is among `ids` (held back until
+/// every arrival has been seen; copied out of the slice's buffers) and the others.
+pub fn hold_back(bronze: DataFrame, ids: &Series) -> Result<(DataFrame, DataFrame)> {
+    if ids.is_empty() {
+        return Ok((bronze.clear(), bronze));
     }
-    let ids = ids.column("event_id").map_err(polars_err)?.as_materialized_series().clone();
-    let mut parts = Vec::new();
-    for (i, source) in sources.iter().enumerate() {
-        let rows = source
-            .clone()
-            .with_row_index(ROW, None)
-            .filter(col("event_id").is_in(lit(ids.clone()).implode(false), false))
-            .select([
-                col(ROW),
-                col("payload"),
-                col("payload_bytes").is_not_null().alias("_not_utf8"),
-                col("payload_format"),
-                col("ingested_at").cast(DataType::Int64),
-                col("source_file"),
-                col("source_line"),
-                col("kafka_partition"),
-                col("kafka_offset"),
-            ])
-            .with_column(lit(i as u32).cast(DataType::UInt32).alias(SOURCE))
-            .collect()
-            .map_err(polars_err)?;
-        parts.push(rows.lazy());
+    let mask = bronze
+        .clone()
+        .lazy()
+        .select([col("event_id").is_in(lit(ids.clone()).implode(false), false).fill_null(lit(false)).alias("held")])
+        .collect()
+        .map_err(polars_err)?;
+    let mask = mask.column("held").map_err(polars_err)?.bool().map_err(polars_err)?.clone();
+    let held = compact(&bronze.filter(&mask).map_err(polars_err)?)?;
+    let rest = bronze.filter(&!&mask).map_err(polars_err)?;
+    Ok((held, rest))
+}
+
+/// A copy of `df` whose text and binary columns own their bytes: a filtered string column
+/// keeps pointing into the buffers of the rows it came from, which would keep a whole
+/// file's payloads alive for a few held rows.
+fn compact(df: &DataFrame) -> Result<DataFrame> {
+    let mut columns = Vec::with_capacity(df.width());
+    for c in df.columns() {
+        let copied = match c.dtype() {
+            DataType::String => c.str().map_err(polars_err)?.iter().collect::<StringChunked>().with_name(c.name().clone()).into_column(),
+            DataType::Binary => c.binary().map_err(polars_err)?.iter().collect::<BinaryChunked>().with_name(c.name().clone()).into_column(),
+            _ => c.clone(),
+        };
+        columns.push(copied);
     }
-    let rows = concat(parts, UnionArgs::default()).map_err(polars_err)?.collect().map_err(polars_err)?;
-    tracing::debug!(rows = rows.height(), "rows of duplicated ids read");
-    let parsed_ids: StringChunked = in_parallel(&rows, |payloads, range| {
+    DataFrame::new_infer_height(columns).map_err(polars_err)
+}
+
+/// Among held-back bronze rows (all arrivals of some event_ids), the rows that lose to an
+/// earlier readable arrival of the same event_id, as row numbers of `held`. Arrivals are
+/// ordered by `ingested_at`, then source file and line, then Kafka partition and offset,
+/// then their order in `held`; one whose payload cannot be read never wins.
+pub fn later_arrivals(held: &DataFrame) -> Result<HashSet<u32>> {
+    if held.height() == 0 {
+        return Ok(HashSet::new());
+    }
+    let parsed_ids: StringChunked = in_parallel(held, |payloads, range| {
         range.map(|i| payloads.event(i).ok().and_then(|e| e.event_id.map(|id| id.into_owned()))).collect::<Vec<_>>()
     })?
     .into_iter()
     .flatten()
     .collect();
-    let mut keyed = rows.select([ROW, SOURCE, "ingested_at", "source_file", "source_line", "kafka_partition", "kafka_offset"]).map_err(polars_err)?;
+    let mut keyed = held
+        .select(["ingested_at", "source_file", "source_line", "kafka_partition", "kafka_offset"])
+        .map_err(polars_err)?
+        .with_row_index(ROW.into(), None)
+        .map_err(polars_err)?;
     keyed.with_column(parsed_ids.with_name("_event_id".into()).into_column()).map_err(polars_err)?;
-    let order = ["ingested_at", "source_file", "source_line", "kafka_partition", "kafka_offset", SOURCE, ROW];
+    let order = ["ingested_at", "source_file", "source_line", "kafka_partition", "kafka_offset", ROW];
     let later = keyed
         .lazy()
         .filter(col("_event_id").is_not_null())
         .sort(order, SortMultipleOptions::default().with_nulls_last(true))
         .filter(col("_event_id").is_first_distinct().not())
-        .select([col(SOURCE).cast(DataType::UInt32), col(ROW).cast(DataType::UInt32)])
+        .select([col(ROW).cast(DataType::UInt32)])
         .collect()
         .map_err(polars_err)?;
-    let sources_col = later.column(SOURCE).map_err(polars_err)?.u32().map_err(polars_err)?.clone();
-    let rows_col = later.column(ROW).map_err(polars_err)?.u32().map_err(polars_err)?.clone();
-    for (s, r) in sources_col.iter().zip(rows_col.iter()) {
-        if let (Some(s), Some(r)) = (s, r) {
-            losers.entry(s as usize).or_default().insert(r);
-        }
-    }
-    Ok(losers)
+    let rows = later.column(ROW).map_err(polars_err)?.u32().map_err(polars_err)?.clone();
+    Ok(rows.iter().flatten().collect())
 }
 
 /// One slice's silver rows, quarantine rows, counts and rule outcomes.
@@ -140,13 +148,13 @@ pub struct Transformed {
     pub audit: Audit,
 }
 
-/// Transform one slice of bronze rows (all bronze columns). `losers` holds the row numbers,
-/// in the slice's source, of the later arrivals found by [`find_duplicates`]; the slice
-/// starts at row `first_row` of its source. `now_us`: the processing time (microseconds, UTC).
+/// Transform one slice of bronze rows (all bronze columns). `losers` holds the row numbers
+/// of the slice's later arrivals ([`later_arrivals`]); without it, the slice must hold no two
+/// arrivals of one event_id ([`hold_back`] sees to that). `now_us`: the processing time
+/// (microseconds, UTC).
 pub fn transform_slice(
     bronze: DataFrame,
     losers: Option<&HashSet<u32>>,
-    first_row: u32,
     silver_spec: &TableSpec,
     refs: &References,
     bronze_version: i64,
@@ -154,6 +162,7 @@ pub fn transform_slice(
 ) -> Result<Transformed> {
     let t0 = std::time::Instant::now();
     let bronze_dates = date_days(&bronze, "event_date")?;
+    tracing::trace!(seconds = t0.elapsed().as_secs_f64(), "slice dates");
 
     // Each core reads its share of the payloads and builds its share of the typed frame.
     let parts = in_parallel(&bronze, |payloads, range| -> Result<Part> {
@@ -167,7 +176,7 @@ pub fn transform_slice(
                     part.rules.push("event_date_mismatch".to_string());
                     part.reasons.push("event_ts gives another date than bronze recorded".to_string());
                 }
-                Ok(_) if losers.is_some_and(|l| l.contains(&(first_row + i as u32))) => part.duplicate_rows.push(i),
+                Ok(_) if losers.is_some_and(|l| l.contains(&(i as u32))) => part.duplicate_rows.push(i),
                 Ok(e) => {
                     part.ok_rows.push(i as IdxSize);
                     events.push(e);
@@ -179,7 +188,9 @@ pub fn transform_slice(
                 }
             }
         }
+        let parsed = t0.elapsed().as_secs_f64();
         part.frame = events_frame(&events)?;
+        tracing::trace!(parsed, framed = t0.elapsed().as_secs_f64(), "slice part");
         Ok(part)
     })?;
     let (mut ok_rows, mut rejected_rows, mut rules, mut reasons, mut duplicate_rows) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
