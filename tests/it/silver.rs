@@ -206,3 +206,34 @@ fn killed_mid_run_then_rerun_gives_the_same_tables_as_a_clean_run() {
         assert_eq!(snapshot("silver.video_events_quarantine"), quarantine, "after a kill at {delay_ms} ms");
     }
 }
+
+/// Payloads that cannot be read land in quarantine under their parse rule, a 1 MB event is
+/// just an event, and every bronze row is accounted for.
+#[test]
+fn unreadable_payloads_are_quarantined_with_their_rule_and_nothing_is_lost() {
+    use std::io::Write;
+    let ctx = TestContext::new();
+    let mut f = std::fs::File::create(ctx.landing().join("bad.ndjson")).unwrap();
+    let ok = r#"{"event_id":"ok1","event_type":"like","event_ts":"2025-01-01T10:00:00Z","user_id":"u","session_id":"s","content_id":"c"}"#;
+    writeln!(f, "{ok}").unwrap();
+    writeln!(f, r#"{{"event_id":"trunc","event_type":"play","event_ts":"2025-01-01T10:00:00Z""#).unwrap();
+    f.write_all(b"{\"event_id\":\"bad\xff\",\"event_type\":\"like\",\"event_ts\":\"2025-01-01T10:00:00Z\",\"user_id\":\"u\",\"session_id\":\"s\"}\n").unwrap();
+    let pad = "x".repeat(1 << 20);
+    writeln!(f, r#"{{"event_id":"big","event_type":"like","event_ts":"2025-01-01T11:00:00Z","user_id":"u","session_id":"s","pad":"{pad}"}}"#).unwrap();
+    writeln!(f, r#"{{"event_id":"ts","event_type":"like","event_ts":"yesterday","user_id":"u","session_id":"s"}}"#).unwrap();
+    writeln!(f, "[1,2,3]").unwrap();
+    writeln!(f, r#"{{"event_id":"neg","event_type":"heartbeat","event_ts":"2025-01-01T12:00:00Z","user_id":"u","session_id":"s","content_id":"c","playback":{{"watched_s":-4}}}}"#).unwrap();
+    drop(f);
+    ctx.run_json(&["ingest"]);
+
+    let out = ctx.run_json(&["bronze-to-silver"]);
+    let (bronze, silver, quarantined, duplicates) =
+        (out["bronze_rows"].as_u64().unwrap(), out["silver_rows"].as_u64().unwrap(), out["quarantined"].as_u64().unwrap(), out["duplicates"].as_u64().unwrap());
+    assert_eq!(bronze, 7, "{out}");
+    assert_eq!(bronze, silver + quarantined + duplicates, "{out}");
+    assert_eq!(strings(&read(&ctx, "silver.video_events"), "event_id"), ["big", "ok1"]);
+    let quarantine = read(&ctx, "silver.video_events_quarantine");
+    assert_eq!(strings(&quarantine, "rule"), ["parse_event_ts", "parse_json", "parse_json", "parse_utf8", "range_watched_s"]);
+    let bytes = quarantine.column("payload_bytes").unwrap().binary().unwrap().clone();
+    assert!(bytes.iter().flatten().any(|b| b.windows(4).any(|w| w == b"bad\xff")), "the invalid UTF-8 bytes are kept as they came");
+}
