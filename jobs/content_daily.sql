@@ -13,6 +13,7 @@
 --   unique_viewers    = COUNT(DISTINCT user_id) over this content's `play` events
 --   watch_time_s      = SUM(watched_s) over this content's events, rounded to milliseconds
 --   completed_views   = views whose MAX(position_s) >= 0.9 * MAX(duration_s) over the view's events of D
+--                       (exactly 90% included)
 --   completion_rate   = completed_views / views (NULL when views = 0: content seen only in
 --                       non-play events, e.g. a like without a play that day)
 --   likes, dislikes, shares, comments = counts of those event types for this content
@@ -21,7 +22,8 @@ WITH per_view AS (
     SELECT
         event_date,
         content_id,
-        MAX(position_s) >= 0.9 * MAX(duration_s) AS completed
+        -- 1e-9 s of slack: 0.9 * 100 is 90.00000000000001 in floating point.
+        MAX(position_s) >= 0.9 * MAX(duration_s) - 0.000000001 AS completed
     FROM silver_video_events
     WHERE content_id IS NOT NULL
     GROUP BY event_date, session_id, content_id

@@ -11,7 +11,8 @@
 --   sessions              = COUNT(DISTINCT session_id)
 --   views                 = distinct (session_id, content_id) pairs with at least one `play`
 --   completed_views       = views whose MAX(position_s) >= 0.9 * MAX(duration_s) over the
---                           pair's events of D (a view without position or duration is not completed)
+--                           pair's events of D, exactly 90% included (a view without position or
+--                           duration is not completed)
 --   completion_rate       = completed_views / views
 --   watch_time_s          = SUM(watched_s), rounded to milliseconds
 --   buffer_time_s         = SUM(buffer_ms) / 1000
@@ -27,7 +28,8 @@
 WITH per_view AS (
     SELECT
         event_date,
-        MAX(position_s) >= 0.9 * MAX(duration_s) AS completed,
+        -- 1e-9 s of slack: 0.9 * 100 is 90.00000000000001 in floating point.
+        MAX(position_s) >= 0.9 * MAX(duration_s) - 0.000000001 AS completed,
         SUM(CASE WHEN event_type = 'error' THEN 1 ELSE 0 END) > 0 AS failed
     FROM silver_video_events
     WHERE content_id IS NOT NULL

@@ -16,7 +16,8 @@
 //! (`vbda.silver-to-gold`); the next run rebuilds the dates that the silver commits since
 //! then added or removed files in (late events included) and, for a model with a lookback,
 //! the later dates whose window contains them (among the dates that have silver events or
-//! were built before).
+//! were built before). A reloaded content catalog does not by itself trigger a rebuild:
+//! `--model content_daily --from D1 --to D2` refreshes titles and genres.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -32,6 +33,7 @@ use crate::error::{Context, Error, Result};
 use crate::lake::convert::{polars_err, polars_type};
 use crate::lake::{self, CommitInfo, Lakehouse, PartitionFilter, WriteOutcome};
 use crate::quality::{self, RuleOutcome};
+use crate::telemetry::Progress;
 
 /// The application id under which incremental runs record the silver version they processed.
 pub const INCREMENTAL_APP: &str = "vbda.silver-to-gold";
@@ -87,9 +89,16 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
     let models = gold_models(catalog, settings.model.as_deref())?;
     let silver_spec = catalog.table("silver.video_events")?;
     let content_spec = catalog.table("silver.content")?;
-    let silver = lake.open(silver_spec).await?.ok_or_else(|| {
-        Error::data("silver.video_events does not exist yet").with_hint("run `vbda bronze-to-silver` first")
-    })?;
+    let no_silver = || Error::data("silver.video_events does not exist yet").with_hint("run `vbda bronze-to-silver` first");
+    lake.open(silver_spec).await?.ok_or_else(no_silver)?;
+    // The gold tables are opened before silver is read: a run that commits to them in the
+    // meantime then conflicts with this one instead of being silently overwritten.
+    let mut targets = std::collections::HashMap::new();
+    for job in &models {
+        let spec = catalog.table(&job.writes[0])?;
+        targets.insert(job.name.clone(), lake.open_or_create(spec).await?);
+    }
+    let silver = lake.open(silver_spec).await?.ok_or_else(no_silver)?;
     let silver_version = silver.version().map(|v| v as i64).unwrap_or(0);
     let (content, content_version) = match lake.open(content_spec).await? {
         Some(t) => (lake::read_partitions(&t, content_spec, &PartitionFilter::all()).await?, t.version().map(|v| v as i64)),
@@ -99,12 +108,13 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
     let silver_dates = if incremental { Some(partition_dates(&silver, "event_date")?) } else { None };
 
     let mut built = Vec::new();
+    let progress = Progress::new("silver-to-gold", models.len() as u64, false);
     for job in models {
         let model_started = Instant::now();
         let spec = catalog.table(&job.writes[0])?.clone();
         let dates = match &silver_dates {
             None => settings.dates.clone(),
-            Some(all) => incremental_dates(lake, &silver, silver_version, &spec, &job, all).await?,
+            Some(all) => incremental_dates(&targets[&job.name], &silver, silver_version, &job, all).await?,
         };
         let mut report = ModelReport {
             model: job.name.clone(),
@@ -119,6 +129,7 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
         if dates.is_empty() {
             info!(model = %job.name, "Nothing new in silver for this model.");
             built.push(Built { job: job.clone(), spec, dates, rows: DataFrame::empty(), report });
+            progress.inc(1);
             continue;
         }
         let chunks: Vec<Vec<NaiveDate>> = if job.lookback_days > 0 {
@@ -152,7 +163,9 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
         report.seconds = model_started.elapsed().as_secs_f64();
         debug!(model = %job.name, rows = report.rows, "Model computed.");
         built.push(Built { job: job.clone(), spec, dates, rows, report });
+        progress.inc(1);
     }
+    progress.finish();
 
     // Publish: every model passed its audit.
     let mut reports = Vec::new();
@@ -178,7 +191,7 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
             info = info.with_transaction(INCREMENTAL_APP, silver_version);
         }
         let batches = lake::df_to_batches(&rows, &lake::arrow_schema(&spec))?;
-        let table = lake.open_or_create(&spec).await?;
+        let table = targets.remove(&job.name).expect("every model's table was opened");
         let (_, outcome) = lake::overwrite_partitions(table, &spec, "date", &date_strings, batches, info).await?;
         info!(model = %job.name, version = outcome.version, rows = report.rows, "Rebuilt gold dates.");
         report.write = Some(outcome);
@@ -319,18 +332,13 @@ fn partition_dates(table: &DeltaTable, column: &str) -> Result<BTreeSet<NaiveDat
 /// last run changed and, for a model with a lookback, the later dates whose window holds
 /// them among the dates with silver events or already in the gold table.
 async fn incremental_dates(
-    lake: &Lakehouse,
+    gold: &DeltaTable,
     silver: &DeltaTable,
     silver_version: i64,
-    spec: &TableSpec,
     job: &JobSpec,
     silver_dates: &BTreeSet<NaiveDate>,
 ) -> Result<Vec<NaiveDate>> {
-    let gold = lake.open(spec).await?;
-    let processed = match &gold {
-        Some(t) => lake::txn::RecordedTransactions::load(t).await?.versions.get(INCREMENTAL_APP).copied(),
-        None => None,
-    };
+    let processed = lake::txn::RecordedTransactions::load(gold).await?.versions.get(INCREMENTAL_APP).copied();
     if processed == Some(silver_version) {
         return Ok(Vec::new());
     }
@@ -347,8 +355,8 @@ async fn incremental_dates(
     // A changed date X also changes the windows of X+1 ..= X+lookback: rebuild those of them
     // that are built incrementally (dates with silver events) or were built before.
     let mut built = silver_dates.clone();
-    if let Some(t) = &gold {
-        built.extend(partition_dates(t, "date")?);
+    if gold.version().is_some() {
+        built.extend(partition_dates(gold, "date")?);
     }
     let mut out = BTreeSet::new();
     for d in changed {

@@ -27,7 +27,7 @@ fn pb(position: f64, duration: f64, watched: Option<f64>) -> Value {
 }
 
 /// The hand-made event set. Sessions:
-/// - s1 (u1, mobile/US): plays c1 (100 s) to position 95: a completed view; 50 + 45 s watched,
+/// - s1 (u1, mobile/US): plays c1 (100 s) to position 90, exactly 90%: a completed view; 50 + 45 s watched,
 ///   one 2 s stall, bitrates 3000 and 5000; a like; an ad a1/k1 impression and completion.
 /// - s2 (u2, tablet/IN, times with a +05:30 offset, ad events in epoch milliseconds): plays c2
 ///   (200 s) to 60: not completed; an error on c2 (a failed view); a share; ad a1/k1
@@ -64,7 +64,8 @@ fn events() -> String {
         s1("e02", "play", "2025-01-01T10:00:05Z", json!({"content_id": "c1", "playback": {"position_s": 0, "duration_s": 100, "bitrate_kbps": 3000}, "sdk": {"name": "x", "v": [1, 2]}, "tracking_id": 7})),
         s1("e03", "heartbeat", "2025-01-01T10:01:00Z", json!({"content_id": "c1", "playback": {"position_s": 50, "duration_s": 100, "watched_s": 50, "bitrate_kbps": 5000}})),
         s1("e04", "buffer", "2025-01-01T10:01:30Z", json!({"content_id": "c1", "playback": {"position_s": 50, "duration_s": 100, "buffer_ms": 2000}})),
-        s1("e05", "heartbeat", "2025-01-01T10:02:00Z", json!({"content_id": "c1", "playback": pb(95.0, 100.0, Some(45.0))})),
+        // Exactly 90%: completed (0.9 * 100 is 90.00000000000001 in floating point).
+        s1("e05", "heartbeat", "2025-01-01T10:02:00Z", json!({"content_id": "c1", "playback": pb(90.0, 100.0, Some(45.0))})),
         s1("e06", "like", "2025-01-01T10:03:00Z", json!({"content_id": "c1"})),
         s1("e16", "ad_impression", "2025-01-01T10:04:00Z", json!({"ad": {"ad_id": "a1", "campaign_id": "k1", "position": "midroll", "duration_s": 15}})),
         s1("e17", "ad_complete", "2025-01-01T10:04:30Z", json!({"ad": {"ad_id": "a1", "campaign_id": "k1", "position": "midroll", "duration_s": 15}})),
@@ -146,7 +147,7 @@ fn every_gold_metric_matches_the_hand_computed_value() {
     assert_eq!(models, ["ad_daily", "content_daily", "daily_kpis", "device_geo_daily", "user_activity", "user_daily"]);
 
     // ---- daily_kpis -------------------------------------------------------------------
-    // D1: users u1 u2 u3; views (s1,c1) (s2,c2) (s3,c3); only (s1,c1) reaches 90% (95/100);
+    // D1: users u1 u2 u3; views (s1,c1) (s2,c2) (s3,c3); only (s1,c1) reaches 90% (90/100);
     // watch 50 + 45 + 60 + 540 = 695; stall 2 s; (s2,c2) had an error; 3 impressions
     // (e13 e16 e18), 1 click, 1 complete; 1 like, 1 share. The duplicate e03 (999 s) lost.
     expect(&one(&ctx, "gold.daily_kpis", D1), &[
@@ -383,7 +384,10 @@ fn a_broken_model_commits_nothing() {
     let (code, stderr) = with_project(&["silver-to-gold", "--date", D1]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("gold model daily_kpis") && stderr.contains("range_completion_rate"), "{stderr}");
-    assert!(!ctx.lakehouse().join("gold").exists(), "no gold table was written, not even by the models that passed");
+    for table in ["ad_daily", "content_daily", "daily_kpis", "device_geo_daily", "user_activity", "user_daily"] {
+        let out = ctx.run_json(&["show", &format!("gold.{table}")]);
+        assert_eq!(out["total_rows"], 0, "nothing was written, not even by the models that passed: {out}");
+    }
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {

@@ -170,15 +170,15 @@ mod fast {
         #[serde(borrow, default, deserialize_with = "text_field")]
         content_id: S<'a>,
         #[serde(borrow, default)]
-        device: Option<Device<'a>>,
+        device: Option<MapOnly<Device<'a>>>,
         #[serde(borrow, default)]
-        geo: Option<Geo<'a>>,
+        geo: Option<MapOnly<Geo<'a>>>,
         #[serde(borrow, default)]
-        playback: Option<Playback<'a>>,
+        playback: Option<MapOnly<Playback<'a>>>,
         #[serde(borrow, default)]
-        ad: Option<Ad<'a>>,
+        ad: Option<MapOnly<Ad<'a>>>,
         #[serde(borrow, default)]
-        error: Option<ErrorInfo<'a>>,
+        error: Option<MapOnly<ErrorInfo<'a>>>,
     }
 
     #[derive(Deserialize)]
@@ -241,6 +241,26 @@ mod fast {
         code: S<'a>,
         #[serde(borrow, default, deserialize_with = "text_field")]
         message: S<'a>,
+    }
+
+    /// A nested object, and only an object: a derived struct would also read a JSON array
+    /// positionally, which the general reader rejects.
+    struct MapOnly<T>(T);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V<T>(std::marker::PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+                type Value = T;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                    T::deserialize(de::value::MapAccessDeserializer::new(map))
+                }
+            }
+            d.deserialize_map(V(std::marker::PhantomData)).map(MapOnly)
+        }
     }
 
     /// `event_ts`: a string (RFC 3339) or an integer (epoch milliseconds), nothing else.
@@ -306,17 +326,17 @@ mod fast {
             e.event_ts = Some(t.timestamp_micros());
             e.event_date = Some(t.date_naive());
         }
-        if let Some(d) = raw.device {
+        if let Some(MapOnly(d)) = raw.device {
             e.device_type = text(d.kind);
             e.device_os = text(d.os);
             e.device_app_version = text(d.app_version);
         }
-        if let Some(g) = raw.geo {
+        if let Some(MapOnly(g)) = raw.geo {
             e.geo_country = text(g.country);
             e.geo_region = text(g.region);
             e.geo_city = text(g.city);
         }
-        if let Some(p) = raw.playback {
+        if let Some(MapOnly(p)) = raw.playback {
             e.position_s = p.position_s;
             e.duration_s = p.duration_s;
             e.watched_s = p.watched_s;
@@ -327,13 +347,13 @@ mod fast {
             e.quality_from = text(p.quality_from);
             e.quality_to = text(p.quality_to);
         }
-        if let Some(a) = raw.ad {
+        if let Some(MapOnly(a)) = raw.ad {
             e.ad_id = text(a.ad_id);
             e.campaign_id = text(a.campaign_id);
             e.ad_position = text(a.position);
             e.ad_duration_s = a.duration_s;
         }
-        if let Some(x) = raw.error {
+        if let Some(MapOnly(x)) = raw.error {
             e.error_code = text(x.code);
             e.error_message = text(x.message);
         }
@@ -459,6 +479,9 @@ mod tests {
             r#"  {"event_id":"x"}  "#,
             r#"{"event_id":"x"} trailing"#,
             r#"{"device":"tv"}"#,
+            r#"{"event_id":"e1","device":["smart_tv","ios","5"]}"#,
+            r#"{"playback":[]}"#,
+            r#"{"geo":["US"],"ad":[1],"error":["E"]}"#,
             "{not json",
             "",
         ];

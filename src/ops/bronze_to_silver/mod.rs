@@ -63,19 +63,19 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     let bronze_spec = catalog.table("bronze.video_events")?;
     let silver_spec = catalog.table("silver.video_events")?;
     let quarantine_spec = catalog.table("silver.video_events_quarantine")?;
-    let bronze = lake
-        .open(bronze_spec)
-        .await?
-        .ok_or_else(|| Error::data("bronze.video_events does not exist yet").with_hint("run `vbda ingest` (or `vbda stream`) first"))?;
+    let no_bronze = || Error::data("bronze.video_events does not exist yet").with_hint("run `vbda ingest` (or `vbda stream`) first");
+    lake.open(bronze_spec).await?.ok_or_else(no_bronze)?;
+    // The tables written are opened before bronze is read: a run that commits to them in the
+    // meantime then conflicts with this one instead of being silently overwritten by older data.
+    let silver = lake.open_or_create(silver_spec).await?;
+    let quarantine = lake.open_or_create(quarantine_spec).await?;
+    let bronze = lake.open(bronze_spec).await?.ok_or_else(no_bronze)?;
     let bronze_version = bronze.version().map(|v| v as i64).unwrap_or(0);
     let incremental = settings.dates.is_empty();
     let dates: Vec<String> = if incremental {
         let mut seen = Vec::new();
-        for spec in [silver_spec, quarantine_spec] {
-            seen.push(match lake.open(spec).await? {
-                Some(t) => lake::txn::RecordedTransactions::load(&t).await?.versions.get(INCREMENTAL_APP).copied(),
-                None => None,
-            });
+        for t in [&silver, &quarantine] {
+            seen.push(lake::txn::RecordedTransactions::load(t).await?.versions.get(INCREMENTAL_APP).copied());
         }
         // Both tables must have seen a bronze version for it to count as processed.
         let processed = match (seen[0], seen[1]) {
@@ -104,8 +104,6 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
 
     // Silver and quarantine rows are written as they are made, a slice of bronze at a time;
     // nothing is visible until the two commits at the end.
-    let silver = lake.open_or_create(silver_spec).await?;
-    let quarantine = lake.open_or_create(quarantine_spec).await?;
     let silver_schema = lake::arrow_schema(silver_spec);
     let quarantine_schema = lake::arrow_schema(quarantine_spec);
     let mut silver_out = PartitionRewrite::new(&silver, silver_spec, "event_date", &dates)?;

@@ -54,19 +54,21 @@ impl DateCounts {
     }
 }
 
-/// The event_ids that bronze recorded more than once among `sources` (lazy scans of bronze
-/// rows). Only the `event_id` column is read; it is what ingestion read from each payload.
+/// The event_ids that bronze recorded more than once on one event date among `sources` (lazy
+/// scans of bronze rows). Only the `event_id` and `event_date` columns are read; the id is
+/// what ingestion read from each payload.
 pub fn duplicated_ids(sources: &[LazyFrame]) -> Result<Series> {
     if sources.is_empty() {
         return Ok(Series::new_empty("event_id".into(), &DataType::String));
     }
-    let ids = concat(sources.iter().map(|s| s.clone().select([col("event_id")])).collect::<Vec<_>>(), UnionArgs::default())
+    let ids = concat(sources.iter().map(|s| s.clone().select([col("event_id"), col("event_date")])).collect::<Vec<_>>(), UnionArgs::default())
         .map_err(polars_err)?
         .filter(col("event_id").is_not_null().and(col("event_id").neq(lit(""))))
-        .group_by([col("event_id")])
+        .group_by([col("event_date"), col("event_id")])
         .agg([len().alias("n")])
         .filter(col("n").gt(lit(1)))
         .select([col("event_id")])
+        .unique(None, UniqueKeepStrategy::Any)
         .collect_with_engine(Engine::Streaming)
         .map_err(polars_err)?
         .unwrap_single();
@@ -108,7 +110,8 @@ fn compact(df: &DataFrame) -> Result<DataFrame> {
 }
 
 /// Among held-back bronze rows (all arrivals of some event_ids), the rows that lose to an
-/// earlier readable arrival of the same event_id, as row numbers of `held`. Arrivals are
+/// earlier readable arrival of the same event_id on the same event date, as row numbers of
+/// `held`. Arrivals are
 /// ordered by `ingested_at`, then source file and line, then Kafka partition and offset,
 /// then their order in `held`; one whose payload cannot be read never wins.
 pub fn later_arrivals(held: &DataFrame) -> Result<HashSet<u32>> {
@@ -122,7 +125,7 @@ pub fn later_arrivals(held: &DataFrame) -> Result<HashSet<u32>> {
     .flatten()
     .collect();
     let mut keyed = held
-        .select(["ingested_at", "source_file", "source_line", "kafka_partition", "kafka_offset"])
+        .select(["event_date", "ingested_at", "source_file", "source_line", "kafka_partition", "kafka_offset"])
         .map_err(polars_err)?
         .with_row_index(ROW.into(), None)
         .map_err(polars_err)?;
@@ -132,7 +135,7 @@ pub fn later_arrivals(held: &DataFrame) -> Result<HashSet<u32>> {
         .lazy()
         .filter(col("_event_id").is_not_null())
         .sort(order, SortMultipleOptions::default().with_nulls_last(true))
-        .filter(col("_event_id").is_first_distinct().not())
+        .filter(as_struct(vec![col("_event_id"), col("event_date")]).is_first_distinct().not())
         .select([col(ROW).cast(DataType::UInt32)])
         .collect()
         .map_err(polars_err)?;
@@ -162,6 +165,10 @@ pub fn transform_slice(
 ) -> Result<Transformed> {
     let t0 = std::time::Instant::now();
     let bronze_dates = date_days(&bronze, "event_date")?;
+    let bronze_ids = bronze.column("event_id").map_err(polars_err)?.str().map_err(polars_err)?.rechunk().into_owned();
+    let fallback: Vec<bool> =
+        bronze.column("event_date_fallback").map_err(polars_err)?.bool().map_err(polars_err)?.iter().map(|v| v.unwrap_or(false)).collect();
+    let bronze_errors = bronze.column("payload_error").map_err(polars_err)?.str().map_err(polars_err)?.rechunk().into_owned();
     tracing::trace!(seconds = t0.elapsed().as_secs_f64(), "slice dates");
 
     // Each core reads its share of the payloads and builds its share of the typed frame.
@@ -170,6 +177,19 @@ pub fn transform_slice(
         let mut events = Vec::new();
         for i in range {
             match payloads.event(i) {
+                // Bronze could not read this payload (say, a repeated key), so it sits under
+                // its ingestion date with no id; it must not become an event there.
+                Ok(e) if fallback[i] && e.event_ts.is_some() => {
+                    part.rejected_rows.push(i as IdxSize);
+                    part.rules.push("parse_json".to_string());
+                    part.reasons.push(format!("bronze could not read this payload: {}", bronze_errors.get(i).unwrap_or("unknown reason")));
+                }
+                // Deduplication relies on the id bronze recorded: both readings must agree.
+                Ok(e) if e.event_id.as_deref() != bronze_ids.get(i).filter(|id| !id.is_empty()) => {
+                    part.rejected_rows.push(i as IdxSize);
+                    part.rules.push("event_id_mismatch".to_string());
+                    part.reasons.push("event_id reads differently than bronze recorded it".to_string());
+                }
                 // An event read differently from bronze would move between dates; never let it.
                 Ok(e) if e.event_date.is_some_and(|d| Some(days(d)) != bronze_dates[i]) => {
                     part.rejected_rows.push(i as IdxSize);
