@@ -93,17 +93,18 @@ enum Command {
     Describe(DescribeArgs),
     /// Print a table's rows (one date's partition with --date), sorted by its keys
     Show(ShowArgs),
-    /// [not yet implemented: issue 5] Remove data files no longer referenced, honouring retention
+    /// Remove data files no longer referenced, honouring each table's retention
     Vacuum(VacuumArgs),
     /// [not yet implemented: issue 5] Compact small files into target-size files
     Optimize(OptimizeArgs),
-    /// [not yet implemented: issue 5] Write a checkpoint and clean up expired log files
+    /// Write a checkpoint and clean up expired log files
     Checkpoint(TableOpt),
-    /// [not yet implemented: issue 5] Show a table's commits with their operations and counts
-    History(DescribeArgs),
-    /// [not yet implemented: issue 5] Versions, sizes, freshness and stream lag of every table
-    Status,
-    /// [not yet implemented: issue 5] Restore a table to an earlier version or timestamp
+    /// Show a table's commits with their operations and counts
+    History(HistoryArgs),
+    /// Versions, sizes, freshness and small files of every table
+    Status(TableOpt),
+    /// Restore a table to an earlier version or timestamp (a new commit; history is kept)
+    #[command(disable_version_flag = true)]
     Restore(RestoreArgs),
     /// [not yet implemented: issue 6] Run the daily steps for each date of a range, resumably
     Backfill(DateArgs),
@@ -250,6 +251,9 @@ struct ShowArgs {
     /// At most this many rows
     #[arg(long, default_value_t = 20, value_name = "N")]
     limit: usize,
+    /// Read this earlier version of the table (time travel; see `vbda history TABLE`)
+    #[arg(long = "at-version", value_name = "N")]
+    at_version: Option<i64>,
 }
 
 #[derive(Debug, Args)]
@@ -260,13 +264,22 @@ struct TableOpt {
 }
 
 #[derive(Debug, Args)]
+struct HistoryArgs {
+    /// The table, as layer.name (see `vbda tables`)
+    table: String,
+    /// At most this many commits, newest first
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    limit: usize,
+}
+
+#[derive(Debug, Args)]
 struct VacuumArgs {
     /// Only this table (layer.name); default all
     #[arg(long)]
     table: Option<String>,
-    /// Keep files removed less than this many hours ago [default: the table spec's]
-    #[arg(long)]
-    retention_hours: Option<u64>,
+    /// Keep files removed less than this many hours ago [default: the table spec's retention]
+    #[arg(long, value_name = "HOURS", allow_negative_numbers = true)]
+    retention_hours: Option<i64>,
     /// List what would be removed; remove nothing
     #[arg(long)]
     dry_run: bool,
@@ -285,8 +298,8 @@ struct OptimizeArgs {
     table: Option<String>,
     #[command(flatten)]
     dates: DateArgs,
-    /// Target file size in bytes
-    #[arg(long)]
+    /// Target file size in bytes [default: delta-rs's, 100 MiB]
+    #[arg(long, value_name = "BYTES")]
     target_file_size: Option<u64>,
 }
 
@@ -294,8 +307,8 @@ struct OptimizeArgs {
 struct RestoreArgs {
     /// The table, as layer.name
     table: String,
-    /// Version to restore
-    #[arg(long, conflicts_with = "timestamp")]
+    /// Version to restore (see `vbda history TABLE`)
+    #[arg(long, conflicts_with = "timestamp", value_name = "N", allow_negative_numbers = true)]
     version: Option<i64>,
     /// Timestamp (RFC 3339) to restore
     #[arg(long)]
@@ -521,7 +534,7 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             Ok(render("describe", &report, text))
         }
         Command::Show(a) => {
-            let report = ops::tables::show(&lakehouse()?, &catalog()?, &a.table, a.date, a.limit).await?;
+            let report = ops::tables::show(&lakehouse()?, &catalog()?, &a.table, a.date, a.at_version, a.limit).await?;
             let text = ops::tables::show_text(&report);
             Ok(render("show", &report, text))
         }
@@ -545,12 +558,51 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             rendered.failure = ops::check::failure(&report);
             Ok(rendered)
         }
-        Command::Vacuum(_) => Err(Error::not_implemented("vacuum", "issue 5")),
-        Command::Optimize(_) => Err(Error::not_implemented("optimize", "issue 5")),
-        Command::Checkpoint(_) => Err(Error::not_implemented("checkpoint", "issue 5")),
-        Command::History(_) => Err(Error::not_implemented("history", "issue 5")),
-        Command::Status => Err(Error::not_implemented("status", "issue 5")),
-        Command::Restore(_) => Err(Error::not_implemented("restore", "issue 5")),
+        Command::Vacuum(a) => {
+            let settings = ops::maintain::VacuumSettings {
+                table: a.table.clone(),
+                retention_hours: a.retention_hours,
+                dry_run: a.dry_run,
+                full: a.full,
+                force: a.force,
+                args,
+            };
+            let report = ops::maintain::vacuum(&lakehouse()?, &catalog()?, &settings).await?;
+            let text = ops::maintain::vacuum_summary(&report);
+            Ok(render("vacuum", &report, text))
+        }
+        Command::Optimize(a) => {
+            let settings = ops::maintain::OptimizeSettings {
+                table: a.table.clone(),
+                dates: dates_of(&a.dates)?,
+                target_file_size: a.target_file_size,
+                args,
+            };
+            let report = ops::maintain::optimize(&lakehouse()?, &catalog()?, &settings).await?;
+            let text = ops::maintain::optimize_summary(&report);
+            Ok(render("optimize", &report, text))
+        }
+        Command::Checkpoint(a) => {
+            let report = ops::maintain::checkpoint(&lakehouse()?, &catalog()?, a.table.as_deref()).await?;
+            let text = ops::maintain::checkpoint_summary(&report);
+            Ok(render("checkpoint", &report, text))
+        }
+        Command::History(a) => {
+            let report = ops::maintain::history(&lakehouse()?, &catalog()?, &a.table, a.limit).await?;
+            let text = ops::maintain::history_summary(&report);
+            Ok(render("history", &report, text))
+        }
+        Command::Status(a) => {
+            let report = ops::maintain::status(&lakehouse()?, &catalog()?, a.table.as_deref()).await?;
+            let text = ops::maintain::status_summary(&report);
+            Ok(render("status", &report, text))
+        }
+        Command::Restore(a) => {
+            let report =
+                ops::maintain::restore(&lakehouse()?, &catalog()?, &a.table, a.version, a.timestamp.as_deref(), &args).await?;
+            let text = ops::maintain::restore_summary(&report);
+            Ok(render("restore", &report, text))
+        }
         Command::Backfill(d) => {
             dates_of(&d)?;
             Err(Error::not_implemented("backfill", "issue 6"))

@@ -293,7 +293,7 @@ impl CommitInfo {
         self
     }
 
-    fn properties(&self) -> CommitProperties {
+    pub(crate) fn properties(&self) -> CommitProperties {
         let value = serde_json::to_value(self).unwrap_or_default();
         CommitProperties::default()
             .with_metadata([("vbda".to_string(), value)])

@@ -6,6 +6,7 @@ pub mod check;
 pub mod content;
 pub mod generate;
 pub mod ingest;
+pub mod maintain;
 pub mod silver_to_gold;
 pub mod tables;
 

@@ -177,14 +177,30 @@ pub struct ShowReport {
     pub rows: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
-pub async fn show(lake: &Lakehouse, catalog: &Catalog, table: &str, date: Option<chrono::NaiveDate>, limit: usize) -> Result<ShowReport> {
+pub async fn show(
+    lake: &Lakehouse,
+    catalog: &Catalog,
+    table: &str,
+    date: Option<chrono::NaiveDate>,
+    version: Option<i64>,
+    limit: usize,
+) -> Result<ShowReport> {
     use polars::prelude::*;
     let spec = catalog.table(table)?;
     let columns: Vec<String> = spec.columns.iter().map(|c| c.name.clone()).collect();
-    let Some(t) = lake.open(spec).await? else {
+    let Some(mut t) = lake.open(spec).await? else {
         return Err(crate::Error::data(format!("table {} does not exist yet", spec.id))
             .with_hint("`vbda tables` shows which tables have been created"));
     };
+    if let Some(v) = version {
+        let current = t.version().map(|v| v as i64).unwrap_or(0);
+        if v < 0 || v > current {
+            return Err(crate::Error::data(format!("{} has no version {v}: its versions are 0 to {current}", spec.id)));
+        }
+        t.load_version(v as u64).await.map_err(|e| {
+            crate::error::from_delta(e, format!("cannot read version {v} of {}", spec.id))
+        })?;
+    }
     let filter = match (date, spec.partition_by.first()) {
         (Some(d), Some(column)) if spec.column(column).is_some_and(|c| c.data_type == crate::catalog::ColumnType::Date) => {
             lake::PartitionFilter::values_of(column, &[d.to_string()])

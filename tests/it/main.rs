@@ -7,4 +7,5 @@ mod catalog;
 mod cli;
 mod gold;
 mod ingest;
+mod maintain;
 mod silver;

@@ -1,0 +1,201 @@
+//! Table maintenance on real Delta tables: vacuum, optimize, checkpoints, history, status,
+//! restore.
+
+use serde_json::Value;
+
+use crate::common::{TestContext, files_under};
+
+fn line(id: &str, minute: u32) -> String {
+    format!(
+        r#"{{"event_id":"{id}","event_type":"like","event_ts":"2025-01-01T10:{minute:02}:00Z","user_id":"u","session_id":"s","content_id":"c"}}"#
+    )
+}
+
+/// `n` ingests of one new small file each: `n` bronze commits, `n` small files in 2025-01-01.
+fn small_commits(ctx: &TestContext, n: usize) {
+    let first = std::fs::read_dir(ctx.landing()).unwrap().count();
+    for i in first..first + n {
+        std::fs::write(ctx.landing().join(format!("f{i:03}.ndjson")), line(&format!("e{i}"), (i % 60) as u32) + "\n").unwrap();
+        ctx.run_json(&["ingest"]);
+    }
+}
+
+fn parquet_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    files_under(dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet") && !p.to_string_lossy().contains("_delta_log")).collect()
+}
+
+fn event_ids(ctx: &TestContext, table: &str) -> Vec<String> {
+    let out = ctx.run_json(&["show", table, "--limit", "100000"]);
+    let mut ids: Vec<String> = out["rows"].as_array().unwrap().iter().map(|r| r["event_id"].as_str().unwrap_or("<null>").to_string()).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn vacuum_keeps_what_retention_protects_refuses_short_retention_and_full_removes_orphans() {
+    let ctx = TestContext::new();
+    small_commits(&ctx, 3);
+    ctx.run_json(&["bronze-to-silver", "--date", "2025-01-01"]);
+    ctx.run_json(&["bronze-to-silver", "--date", "2025-01-01"]); // v2 replaces v1's files
+    let silver_dir = ctx.lakehouse().join("silver/video_events");
+    let files = parquet_files(&silver_dir);
+    assert_eq!(files.len(), 2, "v1's file (removed in v2) and v2's: {files:?}");
+    let rows = event_ids(&ctx, "silver.video_events");
+
+    // The default retention (the spec's 168 hours) protects the file v2 removed a moment ago.
+    let out = ctx.run_json(&["vacuum", "--table", "silver.video_events"]);
+    assert_eq!(out["tables"][0]["files_removed"], 0, "{out}");
+    assert_eq!(out["tables"][0]["retention_hours"], 168);
+
+    // Shorter than the spec's minimum: refused, nothing touched.
+    let run = ctx.run(&["vacuum", "--table", "silver.video_events", "--retention-hours", "0"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("below the minimum of 168 hours") && run.stderr.contains("--force"), "{}", run.stderr);
+    let run = ctx.run(&["vacuum", "--retention-hours", "-5"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("--retention-hours must be 0 or more"), "{}", run.stderr);
+
+    // Forced, a one-hour window still holds the file removed a moment ago, and every
+    // version inside it reads back its rows.
+    let v1 = ctx.run_json(&["show", "silver.video_events", "--at-version", "1"]);
+    let out = ctx.run_json(&["vacuum", "--table", "silver.video_events", "--retention-hours", "1", "--force"]);
+    assert_eq!(out["tables"][0]["files_removed"], 0, "{out}");
+    assert_eq!(ctx.run_json(&["show", "silver.video_events", "--at-version", "1"])["rows"], v1["rows"]);
+    assert_eq!(v1["total_rows"], 3);
+
+    // A dry run lists the file and its bytes and deletes nothing.
+    let out = ctx.run_json(&["vacuum", "--table", "silver.video_events", "--retention-hours", "0", "--force", "--dry-run"]);
+    assert_eq!(out["tables"][0]["files_removed"], 1, "{out}");
+    assert!(out["tables"][0]["bytes_removed"].as_u64().unwrap() > 0, "{out}");
+    assert_eq!(parquet_files(&silver_dir).len(), 2, "a dry run deletes nothing");
+
+    // An orphan (a crashed writer's file): lite vacuum leaves it, full removes it.
+    let orphan = silver_dir.join("event_date=2025-01-01/part-orphan-of-a-crashed-writer.parquet");
+    std::fs::copy(&files[0], &orphan).unwrap();
+    let out = ctx.run_json(&["vacuum", "--table", "silver.video_events", "--retention-hours", "0", "--force"]);
+    assert_eq!(out["tables"][0]["files_removed"], 1, "the removed file only: {out}");
+    assert!(orphan.exists(), "lite vacuum only removes files a commit removed");
+    let out = ctx.run_json(&["vacuum", "--table", "silver.video_events", "--retention-hours", "0", "--force", "--full"]);
+    assert_eq!(out["tables"][0]["files_removed"], 1, "the orphan only: {out}");
+    assert!(!orphan.exists());
+    assert_eq!(parquet_files(&silver_dir).len(), 1, "the current version's file stays");
+    assert_eq!(event_ids(&ctx, "silver.video_events"), rows, "the current version reads the same rows");
+
+    // The vacuum is in the history with its counts.
+    let history = ctx.run_json(&["history", "silver.video_events"]);
+    let vacuums: Vec<&Value> = history["entries"].as_array().unwrap().iter().filter(|e| e["command"] == "vacuum").collect();
+    assert!(!vacuums.is_empty(), "{history}");
+}
+
+#[test]
+fn optimize_compacts_small_files_without_changing_rows_and_a_second_run_does_nothing() {
+    let ctx = TestContext::new();
+    small_commits(&ctx, 12);
+    let bronze_dir = ctx.lakehouse().join("bronze/video_events");
+    assert_eq!(parquet_files(&bronze_dir).len(), 12);
+    let before = event_ids(&ctx, "bronze.video_events");
+
+    // Another date is not touched by --date.
+    let out = ctx.run_json(&["optimize", "--table", "bronze.video_events", "--date", "2025-01-02"]);
+    assert!(out["tables"][0]["version"].is_null(), "nothing in 2025-01-02: {out}");
+
+    let out = ctx.run_json(&["optimize", "--table", "bronze.video_events", "--date", "2025-01-01"]);
+    let t = &out["tables"][0];
+    assert_eq!((t["files_before"].as_u64(), t["files_after"].as_u64(), t["files_removed"].as_u64()), (Some(12), Some(1), Some(12)), "{out}");
+    assert_eq!(event_ids(&ctx, "bronze.video_events"), before, "the same rows");
+    let version = t["version"].as_i64().unwrap();
+
+    let again = ctx.run_json(&["optimize", "--table", "bronze.video_events"]);
+    assert!(again["tables"][0]["version"].is_null(), "a second run commits nothing: {again}");
+    let status = ctx.run_json(&["status", "--table", "bronze.video_events"]);
+    assert_eq!(status["tables"][0]["version"].as_i64(), Some(version));
+    assert_eq!(status["tables"][0]["files"], 1);
+
+    // Ingest after optimize keeps exactly-once: nothing is ingested twice.
+    ctx.run_json(&["ingest"]);
+    assert_eq!(event_ids(&ctx, "bronze.video_events"), before);
+}
+
+#[test]
+fn checkpoints_are_written_every_n_commits_and_on_demand() {
+    let ctx = TestContext::new();
+    small_commits(&ctx, 12);
+    let log = ctx.lakehouse().join("bronze/video_events/_delta_log");
+    // The spec's checkpoint interval is 10 commits: the 10th commit (version 9) wrote one.
+    assert!(log.join("00000000000000000009.checkpoint.parquet").exists(), "{:?}", files_under(&log));
+    let out = ctx.run_json(&["checkpoint", "--table", "bronze.video_events"]);
+    let version = out["tables"][0]["version"].as_i64().unwrap();
+    assert!(log.join(format!("{version:020}.checkpoint.parquet")).exists());
+    let last: Value = serde_json::from_str(&std::fs::read_to_string(log.join("_last_checkpoint")).unwrap()).unwrap();
+    assert_eq!(last["version"].as_i64(), Some(version));
+    // Reading the table goes through the checkpoint: the rows are all there.
+    assert_eq!(event_ids(&ctx, "bronze.video_events").len(), 12);
+}
+
+#[test]
+fn restore_brings_back_old_rows_and_history_shows_every_operation() {
+    let ctx = TestContext::new();
+    small_commits(&ctx, 2);
+    ctx.run_json(&["bronze-to-silver", "--date", "2025-01-01"]);
+    let first = event_ids(&ctx, "silver.video_events");
+    small_commits(&ctx, 1); // one more event
+    let out = ctx.run_json(&["bronze-to-silver", "--date", "2025-01-01"]);
+    let v2 = out["silver"]["version"].as_i64().unwrap();
+    assert_eq!(event_ids(&ctx, "silver.video_events").len(), 3);
+
+    let out = ctx.run_json(&["restore", "silver.video_events", "--version", &(v2 - 1).to_string()]);
+    assert_eq!(out["version"].as_i64(), Some(v2 + 1), "a restore is a new commit: {out}");
+    assert_eq!(event_ids(&ctx, "silver.video_events"), first);
+
+    let history = ctx.run_json(&["history", "silver.video_events"]);
+    let entries = history["entries"].as_array().unwrap();
+    let ops: Vec<&str> = entries.iter().map(|e| e["operation"].as_str().unwrap()).collect();
+    assert_eq!(ops[0], "RESTORE", "{history}");
+    let writes: Vec<&Value> = entries.iter().filter(|e| e["command"] == "bronze-to-silver").collect();
+    assert_eq!(writes.len(), 2, "{history}");
+    assert_eq!(writes[0]["counts"]["silver_rows"], 3, "{history}");
+    assert_eq!(writes[1]["counts"]["silver_rows"], 2, "{history}");
+    let text = ctx.run(&["history", "silver.video_events"]);
+    assert!(text.stdout.contains("RESTORE") && text.stdout.contains("vbda bronze-to-silver --date 2025-01-01"), "{}", text.stdout);
+
+    // Bad input.
+    let run = ctx.run(&["restore", "silver.video_events", "--version", "99"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("has no version 99"), "{}", run.stderr);
+    let run = ctx.run(&["restore", "silver.nope", "--version", "1"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("no such table: `silver.nope`"), "{}", run.stderr);
+    let run = ctx.run(&["vacuum", "--table", "gold.nope"]);
+    assert_eq!(run.code, 1);
+    let run = ctx.run(&["history", "gold.daily_kpis"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("does not exist yet"), "{}", run.stderr);
+}
+
+#[test]
+fn restore_refuses_a_version_whose_files_were_vacuumed() {
+    let ctx = TestContext::new();
+    small_commits(&ctx, 1);
+    ctx.run_json(&["bronze-to-silver", "--date", "2025-01-01"]);
+    ctx.run_json(&["bronze-to-silver", "--date", "2025-01-01"]);
+    ctx.run_json(&["vacuum", "--table", "silver.video_events", "--retention-hours", "0", "--force"]);
+    let run = ctx.run(&["restore", "silver.video_events", "--version", "1"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("removed by vacuum"), "{}", run.stderr);
+}
+
+#[test]
+fn status_shows_versions_freshness_and_small_files() {
+    let ctx = TestContext::new();
+    small_commits(&ctx, 2);
+    let out = ctx.run_json(&["status"]);
+    let bronze = out["tables"].as_array().unwrap().iter().find(|t| t["table"] == "bronze.video_events").unwrap();
+    assert_eq!((bronze["version"].as_i64(), bronze["files"].as_u64(), bronze["small_files"].as_u64()), (Some(2), Some(2), Some(2)), "{bronze}");
+    assert_eq!(bronze["rows"], 2);
+    assert!(bronze["freshness_seconds"].as_i64().unwrap() < 600);
+    assert_eq!(bronze["newest_event_time"], "2025-01-01", "bronze's newest event date: {bronze}");
+    let gold = out["tables"].as_array().unwrap().iter().find(|t| t["table"] == "gold.daily_kpis").unwrap();
+    assert_eq!(gold["created"], false);
+    let text = ctx.run(&["status"]);
+    assert!(text.stdout.contains("bronze.video_events") && text.stdout.contains("SMALL"), "{}", text.stdout);
+}
