@@ -101,8 +101,8 @@ enum Command {
     Checkpoint(TableOpt),
     /// Show a table's commits with their operations and counts
     History(HistoryArgs),
-    /// Versions, sizes, freshness and small files of every table
-    Status(TableOpt),
+    /// Versions, sizes, freshness, small files of every table, and the stream's Kafka lag
+    Status(StatusArgs),
     /// Restore a table to an earlier version or timestamp (a new commit; history is kept)
     #[command(disable_version_flag = true)]
     Restore(RestoreArgs),
@@ -261,6 +261,22 @@ struct TableOpt {
     /// Only this table (layer.name); default all
     #[arg(long)]
     table: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct StatusArgs {
+    /// Only this table (layer.name); default all
+    #[arg(long)]
+    table: Option<String>,
+    /// Kafka bootstrap servers of the stream, for its lag [env: VBDA_BROKERS] [vbda.toml: stream.brokers]
+    #[arg(long)]
+    brokers: Option<String>,
+    /// The stream's topic(s), comma-separated [env: VBDA_TOPIC] [vbda.toml: stream.topic]
+    #[arg(long)]
+    topic: Option<String>,
+    /// The stream's consumer group [env: VBDA_GROUP] [vbda.toml: stream.group]
+    #[arg(long)]
+    group: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -593,7 +609,19 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             Ok(render("history", &report, text))
         }
         Command::Status(a) => {
-            let report = ops::maintain::status(&lakehouse()?, &catalog()?, a.table.as_deref()).await?;
+            let file = &project.config.stream;
+            let brokers = resolve(a.brokers.clone(), "VBDA_BROKERS", file.brokers.clone(), None)?.value;
+            let topic = resolve(a.topic.clone(), "VBDA_TOPIC", file.topic.clone(), None)?.value;
+            let group = resolve(a.group.clone(), "VBDA_GROUP", file.group.clone(), None)?.value;
+            let source = match (brokers, topic, group) {
+                (Some(brokers), Some(topic), Some(group)) => Some(ops::maintain::StreamSource {
+                    brokers,
+                    topics: topic.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+                    group,
+                }),
+                _ => None,
+            };
+            let report = ops::maintain::status(&lakehouse()?, &catalog()?, a.table.as_deref(), source.as_ref()).await?;
             let text = ops::maintain::status_summary(&report);
             Ok(render("status", &report, text))
         }

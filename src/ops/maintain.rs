@@ -432,8 +432,12 @@ pub struct StatusTable {
     pub bytes: u64,
     pub rows: Option<u64>,
     pub small_files: u64,
-    /// Kafka consumer lag per partition: `vbda stream` is not built yet (issue 4), so none.
+    /// For the stream's table (bronze.video_events), when brokers, topic and group are set:
+    /// the consumer group's lag per `topic/partition`.
     pub stream_lag: Option<BTreeMap<String, i64>>,
+    /// Why the lag is missing although a stream source is set (Kafka unreachable, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -448,7 +452,7 @@ fn time_column(spec: &TableSpec) -> Option<&str> {
     ["event_ts", "event_date", "date", "loaded_at", "ingested_at"].into_iter().find(|c| spec.column(c).is_some())
 }
 
-pub async fn status(lake: &Lakehouse, catalog: &Catalog, table: Option<&str>) -> Result<StatusReport> {
+pub async fn status(lake: &Lakehouse, catalog: &Catalog, table: Option<&str>, stream: Option<&StreamSource>) -> Result<StatusReport> {
     use futures::StreamExt;
     let started = Instant::now();
     let mut report = StatusReport { tables: Vec::new(), small_file_bytes: SMALL_FILE_BYTES, seconds: 0.0 };
@@ -468,7 +472,18 @@ pub async fn status(lake: &Lakehouse, catalog: &Catalog, table: Option<&str>) ->
             rows: None,
             small_files: 0,
             stream_lag: None,
+            stream_error: None,
         };
+        if let (Some(source), "bronze.video_events") = (stream, spec.id.to_string().as_str()) {
+            let source = source.clone();
+            let lag = tokio::task::spawn_blocking(move || consumer_lag(&source, std::time::Duration::from_secs(5)))
+                .await
+                .map_err(|e| Error::environment("the Kafka lag query panicked").with_source(e))?;
+            match lag {
+                Ok(l) => row.stream_lag = Some(l),
+                Err(e) => row.stream_error = Some(e.to_string()),
+            }
+        }
         let Some(t) = lake.open(spec).await? else {
             report.tables.push(row);
             continue;
@@ -534,7 +549,17 @@ pub fn status_summary(r: &StatusReport) -> String {
             t.newest_event_time.clone().unwrap_or_default(),
         ));
     }
-    out.push_str(&format!("\n(small: files under {} MiB; Kafka lag arrives with `vbda stream`)", r.small_file_bytes >> 20));
+    for t in &r.tables {
+        if let Some(lag) = &t.stream_lag {
+            let total: i64 = lag.values().sum();
+            let parts: Vec<String> = lag.iter().map(|(p, l)| format!("{p}={l}")).collect();
+            out.push_str(&format!("\nstream lag of {}: {total} messages ({})", t.table, parts.join(", ")));
+        }
+        if let Some(e) = &t.stream_error {
+            out.push_str(&format!("\nstream lag of {}: unknown ({e})", t.table));
+        }
+    }
+    out.push_str(&format!("\n(small: files under {} MiB)", r.small_file_bytes >> 20));
     out
 }
 
@@ -609,4 +634,59 @@ pub fn restore_summary(r: &RestoreReport) -> String {
         "restore {}: back to {to} as new version {} ({} files restored, {} removed)",
         r.table, r.version, r.files_restored, r.files_removed
     )
+}
+
+// ---- stream lag ---------------------------------------------------------------------------
+
+/// Where `vbda stream` reads from: enough to ask Kafka for a consumer group's lag.
+#[derive(Debug, Clone)]
+pub struct StreamSource {
+    pub brokers: String,
+    pub topics: Vec<String>,
+    pub group: String,
+}
+
+/// Per `topic/partition`: the end offset minus the group's committed offset (or minus the
+/// partition's start offset when the group has committed nothing there yet).
+pub fn consumer_lag(source: &StreamSource, timeout: std::time::Duration) -> Result<BTreeMap<String, i64>> {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &source.brokers)
+        .set("group.id", &source.group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .env_err(|| format!("cannot create a Kafka client for {}", source.brokers))?;
+    let mut lag = BTreeMap::new();
+    let mut wanted = TopicPartitionList::new();
+    let mut ends = Vec::new();
+    for topic in &source.topics {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), timeout)
+            .env_err(|| format!("Kafka at {} did not answer for topic `{topic}`", source.brokers))?;
+        let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else { continue };
+        if t.error().is_some() {
+            return Err(Error::environment(format!("Kafka at {} does not know topic `{topic}`", source.brokers)));
+        }
+        for p in t.partitions() {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p.id(), timeout)
+                .env_err(|| format!("cannot read the offsets of {topic}/{}", p.id()))?;
+            wanted.add_partition(topic, p.id());
+            ends.push((topic.clone(), p.id(), low, high));
+        }
+    }
+    let committed = consumer
+        .committed_offsets(wanted, timeout)
+        .env_err(|| format!("cannot read the committed offsets of group `{}`", source.group))?;
+    for (topic, partition, low, high) in ends {
+        let done = committed.find_partition(&topic, partition).map(|e| e.offset());
+        let from = match done {
+            Some(Offset::Offset(o)) => o,
+            _ => low,
+        };
+        lag.insert(format!("{topic}/{partition}"), (high - from).max(0));
+    }
+    Ok(lag)
 }

@@ -228,3 +228,45 @@ fn vacuum_and_optimize_next_to_concurrent_ingests_lose_nothing() {
     let again = ctx.run_json(&["ingest"]);
     assert_eq!(again["rows"], 0, "{again}");
 }
+
+/// `status` asks Kafka (librdkafka's mock cluster here) for the stream's consumer lag, and
+/// says so instead of failing when Kafka cannot be reached.
+#[test]
+fn status_reports_the_stream_consumer_lag_per_partition() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("events", 2, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", &brokers).create().unwrap();
+    for (partition, n) in [(0, 5), (1, 3)] {
+        for _ in 0..n {
+            producer.send(BaseRecord::<(), str>::to("events").partition(partition).payload("{}")).unwrap();
+        }
+    }
+    producer.flush(std::time::Duration::from_secs(10)).unwrap();
+    // The group has consumed two messages of partition 0 and none of partition 1.
+    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &brokers).set("group.id", "g").create().unwrap();
+    let mut done = TopicPartitionList::new();
+    done.add_partition_offset("events", 0, Offset::Offset(2)).unwrap();
+    consumer.commit(&done, CommitMode::Sync).unwrap();
+
+    let ctx = TestContext::new();
+    small_commits(&ctx, 1);
+    let args = ["status", "--table", "bronze.video_events", "--topic", "events", "--group", "g", "--brokers"];
+    let mut with_brokers = args.to_vec();
+    with_brokers.push(&brokers);
+    let out = ctx.run_json(&with_brokers);
+    assert_eq!(out["tables"][0]["stream_lag"], serde_json::json!({"events/0": 3, "events/1": 3}), "{out}");
+    let text = ctx.run(&with_brokers[..with_brokers.len()]);
+    assert!(text.stdout.contains("stream lag of bronze.video_events: 6 messages"), "{}", text.stdout);
+
+    let mut unreachable = args.to_vec();
+    unreachable.push("127.0.0.1:1");
+    let out = ctx.run_json(&unreachable);
+    assert!(out["tables"][0]["stream_lag"].is_null(), "{out}");
+    assert!(out["tables"][0]["stream_error"].as_str().unwrap().contains("127.0.0.1:1"), "{out}");
+}
