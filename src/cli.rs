@@ -106,8 +106,8 @@ enum Command {
     /// Restore a table to an earlier version or timestamp (a new commit; history is kept)
     #[command(disable_version_flag = true)]
     Restore(RestoreArgs),
-    /// [not yet implemented: issue 6] Run the daily steps for each date of a range, resumably
-    Backfill(DateArgs),
+    /// Run bronze-to-silver and silver-to-gold for each date of a range in order, resumably
+    Backfill(BackfillArgs),
 }
 
 #[derive(Debug, Args)]
@@ -261,6 +261,15 @@ struct TableOpt {
     /// Only this table (layer.name); default all
     #[arg(long)]
     table: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct BackfillArgs {
+    #[command(flatten)]
+    dates: DateArgs,
+    /// Forget which dates an earlier run of this range completed, and do them all again
+    #[arg(long)]
+    restart: bool,
 }
 
 #[derive(Debug, Args)]
@@ -631,9 +640,15 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             let text = ops::maintain::restore_summary(&report);
             Ok(render("restore", &report, text))
         }
-        Command::Backfill(d) => {
-            dates_of(&d)?;
-            Err(Error::not_implemented("backfill", "issue 6"))
+        Command::Backfill(a) => {
+            let dates = dates_of(&a.dates)?;
+            if dates.is_empty() {
+                return Err(Error::data("backfill needs --from D1 --to D2 (or --date D)"));
+            }
+            let settings = ops::backfill::BackfillSettings { dates, restart: a.restart, args };
+            let report = ops::backfill::backfill(&lakehouse()?, &catalog()?, &settings).await?;
+            let text = ops::backfill::summary(&report);
+            Ok(render("backfill", &report, text))
         }
     }
 }

@@ -55,6 +55,12 @@ impl Error {
     }
 
     /// Attach what the user can do about it.
+    /// Prefix the message with what was being done; kind and hint stay.
+    pub fn context(mut self, what: impl Into<String>) -> Self {
+        self.message = format!("{}: {}", what.into(), self.message);
+        self
+    }
+
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self

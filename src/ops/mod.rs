@@ -1,6 +1,7 @@
 //! One module per operation. Operations take plain settings structs and return reports; they
 //! never see clap, and the CLI never calls deltalake directly.
 
+pub mod backfill;
 pub mod bronze_to_silver;
 pub mod check;
 pub mod content;

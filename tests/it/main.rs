@@ -3,6 +3,7 @@
 
 mod common;
 
+mod backfill;
 mod catalog;
 mod cli;
 mod gold;
