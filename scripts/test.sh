@@ -11,6 +11,16 @@ if ! command -v mold >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ 
 fi
 source scripts/env.sh
 
+# Real Airflow for the DAG tests, in a virtual environment kept between runs (pinned version).
+AIRFLOW_VERSION=3.3.2
+export VBDA_AIRFLOW_VENV="${VBDA_AIRFLOW_VENV:-$HOME/.cache/vbda-airflow-venv}"
+if [ "$("$VBDA_AIRFLOW_VENV/bin/python" -c 'import airflow; print(airflow.__version__)' 2>/dev/null)" != "$AIRFLOW_VERSION" ]; then
+  echo "== installing apache-airflow==$AIRFLOW_VERSION into $VBDA_AIRFLOW_VENV" >&2
+  rm -rf "$VBDA_AIRFLOW_VENV"
+  python3 -m venv "$VBDA_AIRFLOW_VENV"
+  "$VBDA_AIRFLOW_VENV/bin/pip" install -q "apache-airflow==$AIRFLOW_VERSION"
+fi
+
 start=$(date +%s)
 echo "== cargo build --tests (target: $CARGO_TARGET_DIR)" >&2
 cargo build --locked --tests

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod airflow;
 mod backfill;
 mod catalog;
 mod cli;
