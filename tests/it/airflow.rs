@@ -41,7 +41,7 @@ fn json_line(stdout: &str) -> Value {
 }
 
 #[test]
-fn airflow_imports_every_dag_with_its_tasks() {
+fn airflow_imports_every_dag_and_its_operator_maps_exit_codes_and_dates() {
     let script = r#"
 import json
 from airflow.dag_processing.dagbag import DagBag
@@ -56,6 +56,33 @@ for dag_id, dag in bag.dags.items():
         "pools": sorted({t.pool for t in dag.tasks}),
         "retries": sorted({t.retries for t in dag.tasks}),
     }
+
+# Exit codes: 1 and 2 fail without retry, anything else is retried.
+import sys
+sys.path.insert(0, DAGS)
+from vbda_common import RUN_DATE, VbdaOperator
+from airflow.sdk.exceptions import AirflowFailException
+from airflow.exceptions import AirflowException
+out["exit_codes"] = {}
+for code in (1, 2, 3):
+    try:
+        VbdaOperator(task_id=f"exit_{code}", arguments="x", bash_command=f"exit {code}").execute({})
+        out["exit_codes"][code] = "ok"
+    except AirflowFailException:
+        out["exit_codes"][code] = "fail"
+    except AirflowException:
+        out["exit_codes"][code] = "retry"
+
+# The run date: logical date; conf's date; the day before a manual run without logical date.
+import jinja2
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+render = lambda run: jinja2.Template(RUN_DATE).render(dag_run=run, macros=SimpleNamespace(timedelta=timedelta))
+out["dates"] = [
+    render(SimpleNamespace(conf={}, logical_date=datetime(2025, 1, 1, 2, tzinfo=timezone.utc), run_after=datetime(2025, 1, 2, 2, tzinfo=timezone.utc))),
+    render(SimpleNamespace(conf={"date": "2024-12-31"}, logical_date=None, run_after=datetime(2025, 1, 9, tzinfo=timezone.utc))),
+    render(SimpleNamespace(conf={}, logical_date=None, run_after=datetime(2025, 1, 9, 0, 30, tzinfo=timezone.utc))),
+]
 print(json.dumps(out))
 "#
     .replace("DAGS", &format!("{:?}", project_dir().join("airflow/dags").to_string_lossy()));
@@ -74,6 +101,8 @@ print(json.dumps(out))
     );
     assert_eq!(dags["vbda_microbatch"]["tasks"], serde_json::json!(["bronze_to_silver", "silver_to_gold", "stream"]));
     assert_eq!(dags["vbda_maintenance"]["tasks"], serde_json::json!(["checkpoint", "optimize", "vacuum"]));
+    assert_eq!(bag["exit_codes"], serde_json::json!({"1": "fail", "2": "fail", "3": "retry"}), "{bag}");
+    assert_eq!(bag["dates"], serde_json::json!(["2025-01-01", "2024-12-31", "2025-01-08"]), "{bag}");
     for dag in ["vbda_daily", "vbda_microbatch", "vbda_maintenance"] {
         assert_eq!(dags[dag]["max_active_runs"], 1, "{dag}: {bag}");
         assert!(dags[dag]["pools"].as_array().unwrap().contains(&serde_json::json!("vbda_lakehouse")), "{dag}: {bag}");
