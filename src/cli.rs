@@ -106,6 +106,8 @@ enum Command {
     /// Restore a table to an earlier version or timestamp (a new commit; history is kept)
     #[command(disable_version_flag = true)]
     Restore(RestoreArgs),
+    /// Send NDJSON files' lines (e.g. from `vbda generate`) to a Kafka topic, keyed by session_id
+    Produce(ProduceArgs),
     /// Run bronze-to-silver and silver-to-gold for each date of a range in order, resumably
     Backfill(BackfillArgs),
 }
@@ -261,6 +263,26 @@ struct TableOpt {
     /// Only this table (layer.name); default all
     #[arg(long)]
     table: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ProduceArgs {
+    /// NDJSON files (optionally .gz) or folders of them, sent in name order
+    #[arg(long = "file", value_name = "PATH", required = true)]
+    files: Vec<PathBuf>,
+    /// Kafka bootstrap servers [env: VBDA_BROKERS] [vbda.toml: stream.brokers]
+    #[arg(long)]
+    brokers: Option<String>,
+    /// Topic to send to [env: VBDA_TOPIC] [vbda.toml: stream.topic]
+    #[arg(long)]
+    topic: Option<String>,
+    /// Messages per second [default: as fast as the broker takes them]
+    #[arg(long, value_name = "N")]
+    rate: Option<f64>,
+    /// A librdkafka setting, repeatable (e.g. -X security.protocol=SASL_SSL); secrets are better
+    /// passed as VBDA_KAFKA_<KEY> environment variables (VBDA_KAFKA_SASL_PASSWORD -> sasl.password)
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    config: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -640,6 +662,27 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             let text = ops::maintain::restore_summary(&report);
             Ok(render("restore", &report, text))
         }
+        Command::Produce(a) => {
+            let file = &project.config.stream;
+            let brokers = resolve(a.brokers.clone(), "VBDA_BROKERS", file.brokers.clone(), None)?.value.ok_or_else(|| {
+                Error::data("no Kafka brokers given").with_hint("pass --brokers HOST:PORT (or set VBDA_BROKERS, or stream.brokers in vbda.toml)")
+            })?;
+            let topic = resolve(a.topic.clone(), "VBDA_TOPIC", file.topic.clone(), None)?
+                .value
+                .ok_or_else(|| Error::data("no topic given").with_hint("pass --topic NAME (or set VBDA_TOPIC, or stream.topic in vbda.toml)"))?;
+            let settings = ops::produce::ProduceSettings {
+                brokers,
+                topic,
+                inputs: a.files.clone(),
+                rate: a.rate,
+                client_config: kafka_config(&a.config)?,
+            };
+            let report = ops::produce::produce(&settings).await?;
+            let text = ops::produce::summary(&report);
+            let mut rendered = render("produce", &report, text);
+            rendered.failure = ops::produce::failure(&report);
+            Ok(rendered)
+        }
         Command::Backfill(a) => {
             let dates = dates_of(&a.dates)?;
             if dates.is_empty() {
@@ -651,6 +694,20 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             Ok(render("backfill", &report, text))
         }
     }
+}
+
+/// librdkafka settings: `VBDA_KAFKA_<KEY>` environment variables (for secrets), then `-X`.
+fn kafka_config(pairs: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = std::env::vars()
+        .filter_map(|(k, v)| k.strip_prefix("VBDA_KAFKA_").map(|key| (key.to_ascii_lowercase().replace('_', "."), v)))
+        .collect();
+    for pair in pairs {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| Error::data(format!("-X expects KEY=VALUE, got `{}`", crate::settings::redact_args(&[pair.clone()]).join(" "))))?;
+        out.push((k.trim().to_string(), v.to_string()));
+    }
+    Ok(out)
 }
 
 /// The dates a `--date` / `--from --to` pair names (empty: incremental).

@@ -8,6 +8,7 @@ pub mod content;
 pub mod generate;
 pub mod ingest;
 pub mod maintain;
+pub mod produce;
 pub mod silver_to_gold;
 pub mod tables;
 

@@ -10,4 +10,5 @@ mod cli;
 mod gold;
 mod ingest;
 mod maintain;
+mod produce;
 mod silver;

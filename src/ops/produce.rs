@@ -1,0 +1,213 @@
+//! `vbda produce`: replay NDJSON files (such as `vbda generate`'s) into a Kafka topic, one
+//! message per line, keyed by the event's `session_id` (DESIGN §2), at an optional rate, and
+//! wait for every delivery report.
+//!
+//! Lines are sent as they are, bad ones included (a malformed line has no key): the stream
+//! must store them raw in bronze, so a replay should reproduce them. Blank lines are skipped.
+//! Idempotent production is on, so a retried send is not written twice.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde::Serialize;
+
+use crate::error::{Context, Error, Result};
+use crate::telemetry::Progress;
+
+#[derive(Debug, Clone, Default)]
+pub struct ProduceSettings {
+    pub brokers: String,
+    pub topic: String,
+    /// NDJSON files (optionally .gz), or folders searched for them.
+    pub inputs: Vec<PathBuf>,
+    /// Messages per second; None for as fast as the broker takes them.
+    pub rate: Option<f64>,
+    /// Extra librdkafka settings (`-X key=value`).
+    pub client_config: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProduceReport {
+    pub topic: String,
+    pub files: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub without_key: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    /// The first delivery error, if any.
+    pub error: Option<String>,
+}
+
+fn files_of(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut found = Vec::new();
+            collect(input, &mut found)?;
+            found.sort();
+            out.extend(found);
+        } else if input.is_file() {
+            out.push(input.clone());
+        } else {
+            return Err(Error::data(format!("{} is not a file or a folder", input.display())));
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::data("nothing to produce: no .ndjson/.jsonl files found").with_hint("pass --file FILE or a folder of NDJSON files"));
+    }
+    Ok(out)
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).env_err(|| format!("cannot list {}", dir.display()))? {
+        let path = entry.env_err(|| format!("cannot list {}", dir.display()))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else if [".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz"].iter().any(|ext| name.ends_with(ext)) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The message key: the line's `session_id`, when the line is a JSON object that has one.
+pub fn session_key(line: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Key {
+        session_id: Option<String>,
+    }
+    if !line.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{') {
+        return None;
+    }
+    serde_json::from_slice::<Key>(line).ok().and_then(|k| k.session_id)
+}
+
+pub async fn produce(s: &ProduceSettings) -> Result<ProduceReport> {
+    let started = Instant::now();
+    let files = files_of(&s.inputs)?;
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &s.brokers).set("enable.idempotence", "true").set("linger.ms", "20");
+    for (k, v) in &s.client_config {
+        config.set(k, v);
+    }
+    let producer: FutureProducer = config.create().env_err(|| format!("cannot create a Kafka producer for {}", s.brokers))?;
+    let mut report = ProduceReport {
+        topic: s.topic.clone(),
+        files: files.len() as u64,
+        sent: 0,
+        delivered: 0,
+        failed: 0,
+        without_key: 0,
+        bytes: 0,
+        seconds: 0.0,
+        error: None,
+    };
+    let progress = Progress::new("produce", files.len() as u64, false);
+    let mut in_flight = futures::stream::FuturesUnordered::new();
+    let interval = s.rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
+    for file in &files {
+        let raw = std::fs::File::open(file).env_err(|| format!("cannot open {}", file.display()))?;
+        let reader: Box<dyn Read> = if file.extension().is_some_and(|e| e == "gz") {
+            Box::new(flate2::read::MultiGzDecoder::new(raw))
+        } else {
+            Box::new(raw)
+        };
+        let mut reader = BufReader::new(reader);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line).data_err(|| format!("cannot read {}", file.display()))?;
+            if n == 0 {
+                break;
+            }
+            while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                line.pop();
+            }
+            if line.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            if let Some(gap) = interval {
+                let due = started + gap.mul_f64(report.sent as f64);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            let key = session_key(&line);
+            if key.is_none() {
+                report.without_key += 1;
+            }
+            report.bytes += line.len() as u64;
+            report.sent += 1;
+            let payload = line.clone();
+            let producer = producer.clone();
+            let topic = s.topic.clone();
+            in_flight.push(async move {
+                let mut record = FutureRecord::<String, Vec<u8>>::to(&topic).payload(&payload);
+                if let Some(k) = &key {
+                    record = record.key(k);
+                }
+                producer.send(record, Duration::from_secs(30)).await.map(|_| ()).map_err(|(e, _)| e.to_string())
+            });
+            // Keep the number of unacknowledged sends bounded.
+            while in_flight.len() >= 10_000 {
+                settle(&mut in_flight, &mut report).await;
+            }
+        }
+        progress.inc(1);
+    }
+    while !in_flight.is_empty() {
+        settle(&mut in_flight, &mut report).await;
+    }
+    progress.finish();
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+async fn settle<F>(in_flight: &mut futures::stream::FuturesUnordered<F>, report: &mut ProduceReport)
+where
+    F: std::future::Future<Output = std::result::Result<(), String>>,
+{
+    use futures::StreamExt;
+    if let Some(outcome) = in_flight.next().await {
+        match outcome {
+            Ok(()) => report.delivered += 1,
+            Err(e) => {
+                report.failed += 1;
+                report.error.get_or_insert(e);
+            }
+        }
+    }
+}
+
+pub fn summary(r: &ProduceReport) -> String {
+    let mut out = format!(
+        "produce to {}: {} messages from {} files ({} bytes, {} without a session_id key): {} delivered, {} failed ({:.1}s, {:.0} messages/s)",
+        r.topic,
+        r.sent,
+        r.files,
+        r.bytes,
+        r.without_key,
+        r.delivered,
+        r.failed,
+        r.seconds,
+        r.sent as f64 / r.seconds.max(1e-9)
+    );
+    if let Some(e) = &r.error {
+        out.push_str(&format!("\nfirst delivery error: {e}"));
+    }
+    out
+}
+
+/// Failed deliveries are an environment failure (exit 3): the broker or the network.
+pub fn failure(r: &ProduceReport) -> Option<Error> {
+    (r.failed > 0).then(|| {
+        Error::environment(format!("{} of {} messages were not delivered to {}", r.failed, r.sent, r.topic))
+            .with_hint("check that the brokers are reachable and the topic exists; rerunning sends every line again")
+    })
+}
