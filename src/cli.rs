@@ -79,7 +79,7 @@ enum Command {
     Generate(GenerateArgs),
     /// Append new landing files to bronze.video_events, each file exactly once
     Ingest(IngestArgs),
-    /// [not yet implemented: issue 4] Consume Kafka into bronze in exactly-once micro-batches
+    /// Consume Kafka into bronze in micro-batches, exactly once
     Stream(StreamArgs),
     /// Validate, type and deduplicate bronze into silver and quarantine (dates given, or those new bronze commits touched)
     BronzeToSilver(DateArgs),
@@ -200,6 +200,19 @@ struct StreamArgs {
     /// Stop once the end offsets seen at start are committed
     #[arg(long)]
     until_caught_up: bool,
+    /// Close a batch at this many rows
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    max_rows: usize,
+    /// Close a batch at this many payload bytes
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    max_bytes: usize,
+    /// Close a batch this many milliseconds after its first message
+    #[arg(long, default_value_t = 5_000, value_name = "MS")]
+    max_age_ms: u64,
+    /// A librdkafka setting, repeatable (e.g. -X security.protocol=SASL_SSL); secrets are better
+    /// passed as VBDA_KAFKA_<KEY> environment variables (VBDA_KAFKA_SASL_PASSWORD -> sasl.password)
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    config: Vec<String>,
     /// Serve Prometheus metrics on this address [env: VBDA_METRICS_ADDR]
     #[arg(long)]
     metrics_addr: Option<String>,
@@ -585,7 +598,33 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             let text = ops::tables::show_text(&report);
             Ok(render("show", &report, text))
         }
-        Command::Stream(_) => Err(Error::not_implemented("stream", "issue 4")),
+        Command::Stream(a) => {
+            if a.metrics_addr.is_some() || std::env::var_os("VBDA_METRICS_ADDR").is_some() {
+                return Err(Error::not_implemented("stream --metrics-addr (Prometheus metrics)", "issue 4"));
+            }
+            let file = &project.config.stream;
+            let brokers = resolve(a.brokers.clone(), "VBDA_BROKERS", file.brokers.clone(), None)?.value.ok_or_else(|| {
+                Error::data("no Kafka brokers given").with_hint("pass --brokers HOST:PORT (or set VBDA_BROKERS, or stream.brokers in vbda.toml)")
+            })?;
+            let topic = resolve(a.topic.clone(), "VBDA_TOPIC", file.topic.clone(), None)?
+                .value
+                .ok_or_else(|| Error::data("no topic given").with_hint("pass --topic NAME (or set VBDA_TOPIC, or stream.topic in vbda.toml)"))?;
+            let group = resolve(a.group.clone(), "VBDA_GROUP", file.group.clone(), Some("vbda-stream".to_string()))?.value.unwrap_or_default();
+            let settings = ops::stream::StreamSettings {
+                brokers,
+                topics: topic.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+                group,
+                client_config: kafka_config(&a.config)?,
+                max_rows: a.max_rows,
+                max_bytes: a.max_bytes,
+                max_age: std::time::Duration::from_millis(a.max_age_ms),
+                until_caught_up: a.until_caught_up,
+                args,
+            };
+            let report = ops::stream::stream(&lakehouse()?, &catalog()?, &settings).await?;
+            let text = ops::stream::summary(&report);
+            Ok(render("stream", &report, text))
+        }
         Command::BronzeToSilver(d) => {
             let settings = ops::bronze_to_silver::BronzeToSilverSettings { dates: dates_of(&d)?, args };
             let report = ops::bronze_to_silver::bronze_to_silver(&lakehouse()?, &catalog()?, &settings).await?;

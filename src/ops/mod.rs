@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod maintain;
 pub mod produce;
 pub mod silver_to_gold;
+pub mod stream;
 pub mod tables;
 
 /// The human summary of an ingest run.

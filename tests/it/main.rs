@@ -12,3 +12,4 @@ mod ingest;
 mod maintain;
 mod produce;
 mod silver;
+mod stream;

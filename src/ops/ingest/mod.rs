@@ -336,7 +336,7 @@ async fn commit_files(
                 report.commits.push(outcome);
                 return Ok(());
             }
-            Err(e) if is_concurrent_ingest(&e) => {
+            Err(e) if is_concurrent_commit(&e) => {
                 conflicts += 1;
                 if conflicts > MAX_CONSECUTIVE_CONFLICTS {
                     return Err(Error::environment(format!(
@@ -364,7 +364,7 @@ fn backoff(attempt: u32) -> std::time::Duration {
 }
 
 /// Whether a failed commit lost a race with another writer that recorded the same files.
-fn is_concurrent_ingest(err: &Error) -> bool {
+pub(crate) fn is_concurrent_commit(err: &Error) -> bool {
     use deltalake::kernel::transaction::{CommitConflictError, TransactionError};
     let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
     while let Some(e) = next {
@@ -561,7 +561,7 @@ mod tests {
         };
         commit(first).await.unwrap();
         let err = commit(second).await.unwrap_err();
-        assert!(is_concurrent_ingest(&err), "{err:?}");
-        assert!(!is_concurrent_ingest(&Error::environment("disk full")));
+        assert!(is_concurrent_commit(&err), "{err:?}");
+        assert!(!is_concurrent_commit(&Error::environment("disk full")));
     }
 }

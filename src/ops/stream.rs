@@ -1,0 +1,413 @@
+//! `vbda stream`: Kafka into `bronze.video_events` in micro-batches, exactly once.
+//!
+//! Every bronze commit carries, as Delta application transactions, the next offset to read of
+//! each partition it covers (`vbda.stream:<topic>:<partition>`). Those, not Kafka's committed
+//! offsets, are the truth:
+//! - a message whose offset is below its partition's Delta offset is already in bronze and is
+//!   skipped; when a partition's first message after an assignment is beyond it, the consumer
+//!   seeks back to it (Kafka's own offsets are only committed after the Delta commit, for lag
+//!   tools, so they are never ahead unless someone moved them);
+//! - before committing, the batch is trimmed against the offsets in the table's latest
+//!   version, and a commit that races another for the same partition fails Delta's
+//!   transaction check and is trimmed and retried, so two workers in one group (during a
+//!   rebalance) never write a message twice.
+//! A crash at any moment therefore loses nothing (uncommitted messages are read again) and
+//! duplicates nothing (committed ones are skipped).
+//!
+//! Batches close at `max_rows`, `max_bytes` or `max_age`, whichever comes first. Tombstones
+//! (null payloads) are counted and skipped; every other message is stored raw, valid JSON or
+//! not (bronze is lossless). SIGINT/SIGTERM finish and commit the batch in flight, then exit.
+//! `--until-caught-up` stops once every assigned partition's Delta offset reaches the end
+//! offset seen when it was assigned.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use deltalake::arrow::array::{ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
+use deltalake::arrow::record_batch::RecordBatch;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+use tracing::{debug, info, warn};
+
+use crate::catalog::{Catalog, TableSpec};
+use crate::error::{Context, Error, Result};
+use crate::lake::{self, CommitInfo, Lakehouse};
+use crate::ops::ingest::days_since_epoch;
+use crate::ops::ingest::parse::probe;
+
+const BRONZE: &str = "bronze.video_events";
+
+/// `--until-caught-up` with no partition assigned after this long (more workers than
+/// partitions, say) stops: there is nothing for this worker to catch up on.
+const NO_ASSIGNMENT_WAIT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    pub brokers: String,
+    pub topics: Vec<String>,
+    pub group: String,
+    pub client_config: Vec<(String, String)>,
+    pub max_rows: usize,
+    pub max_bytes: usize,
+    pub max_age: Duration,
+    pub until_caught_up: bool,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StreamReport {
+    pub messages: u64,
+    pub rows_committed: u64,
+    pub tombstones: u64,
+    /// Messages skipped because bronze already holds them (after a restart or a rebalance).
+    pub already_in_bronze: u64,
+    pub commits: u64,
+    pub bronze_version: Option<i64>,
+    /// Per `topic/partition`: the next offset recorded in bronze.
+    pub offsets: BTreeMap<String, i64>,
+    pub stopped_by: String,
+    pub seconds: f64,
+}
+
+/// The application id under which a partition's next offset is recorded in bronze.
+pub fn app_id(topic: &str, partition: i32) -> String {
+    format!("vbda.stream:{topic}:{partition}")
+}
+
+struct Pending {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    timestamp: Option<i64>,
+    key: Option<String>,
+    payload: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Batch {
+    rows: Vec<Pending>,
+    /// Next offset per partition, tombstones included.
+    next: HashMap<(String, i32), i64>,
+    /// First offset per partition in this batch.
+    first: HashMap<(String, i32), i64>,
+    bytes: usize,
+    tombstones: u64,
+    opened: Option<Instant>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.next.is_empty()
+    }
+}
+
+pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> Result<StreamReport> {
+    let started = Instant::now();
+    let spec = catalog.table(BRONZE)?.clone();
+    let mut table = lake.open_or_create(&spec).await?;
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &s.brokers)
+        .set("group.id", &s.group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false");
+    for (k, v) in &s.client_config {
+        config.set(k, v);
+    }
+    let consumer: Arc<StreamConsumer> =
+        Arc::new(config.create().env_err(|| format!("cannot create a Kafka consumer for {}", s.brokers))?);
+    let topics: Vec<&str> = s.topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topics).env_err(|| format!("cannot subscribe to {}", s.topics.join(", ")))?;
+
+    let mut recorded = lake::txn::RecordedTransactions::load(&table).await?;
+    let mut report = StreamReport::default();
+    let mut batch = Batch::default();
+    let mut assigned: Vec<(String, i32)> = Vec::new();
+    let mut targets: HashMap<(String, i32), i64> = HashMap::new();
+    let mut aligned: HashMap<(String, i32), bool> = HashMap::new();
+    let mut stop: Option<&'static str> = None;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .env_err(|| "cannot listen for SIGTERM".to_string())?;
+    let wait_for_assignment = Instant::now();
+
+    loop {
+        // Assignment changes: reload bronze's offsets, note the end offsets to catch up to.
+        let now_assigned = current_assignment(&consumer);
+        if now_assigned != assigned {
+            recorded.refresh(&table).await?;
+            for tp in &now_assigned {
+                if !assigned.contains(tp) {
+                    aligned.insert(tp.clone(), false);
+                    if s.until_caught_up {
+                        let c = consumer.clone();
+                        let (topic, partition) = tp.clone();
+                        let high = tokio::task::spawn_blocking(move || c.fetch_watermarks(&topic, partition, Duration::from_secs(10)))
+                            .await
+                            .map_err(|e| Error::environment("the watermark query panicked").with_source(e))?
+                            .env_err(|| format!("cannot read the end offset of {}/{}", tp.0, tp.1))?
+                            .1;
+                        targets.insert(tp.clone(), high);
+                    }
+                }
+            }
+            info!(partitions = ?now_assigned, "Partitions assigned.");
+            assigned = now_assigned;
+        }
+        if s.until_caught_up && stop.is_none() && batch.is_empty() {
+            let offset_of = |tp: &(String, i32)| recorded.versions.get(&app_id(&tp.0, tp.1)).copied().unwrap_or(0);
+            if !assigned.is_empty() && assigned.iter().all(|tp| targets.get(tp).is_some_and(|end| offset_of(tp) >= *end)) {
+                stop = Some("caught up");
+            } else if assigned.is_empty() && wait_for_assignment.elapsed() > NO_ASSIGNMENT_WAIT {
+                stop = Some("caught up (no partitions assigned)");
+            }
+        }
+        let age_left = match batch.opened {
+            Some(t) => s.max_age.saturating_sub(t.elapsed()),
+            None => Duration::from_millis(500),
+        };
+        let full = batch.rows.len() >= s.max_rows || batch.bytes >= s.max_bytes;
+        let aged = batch.opened.is_some_and(|t| t.elapsed() >= s.max_age);
+        if !batch.is_empty() && (full || aged || stop.is_some() || (s.until_caught_up && caught_up_with(&batch, &targets))) {
+            let b = std::mem::take(&mut batch);
+            table = commit(&spec, table, &mut recorded, &consumer, b, &s.args, &mut report).await?;
+            continue;
+        }
+        if let Some(why) = stop {
+            report.stopped_by = why.to_string();
+            break;
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => { stop = Some("SIGINT"); }
+            _ = sigterm.recv() => { stop = Some("SIGTERM"); }
+            _ = tokio::time::sleep(age_left.max(Duration::from_millis(10))) => {}
+            message = consumer.recv() => {
+                let m = message.env_err(|| format!("Kafka at {} failed", s.brokers))?;
+                let tp = (m.topic().to_string(), m.partition());
+                let offset = m.offset();
+                report.messages += 1;
+                // The next offset bronze needs: after this batch's, else what bronze recorded,
+                // else the partition's start (a seek to 0 lands on the oldest retained message).
+                let done = recorded.versions.get(&app_id(&tp.0, tp.1)).copied();
+                let expected = batch.next.get(&tp).copied().or(done).unwrap_or(0);
+                if offset < expected {
+                    report.already_in_bronze += 1;
+                    continue;
+                }
+                if offset > expected && !aligned.get(&tp).copied().unwrap_or(true) {
+                    // Kafka's position is past what bronze holds: go back for the rest.
+                    debug!(topic = %tp.0, partition = tp.1, from = offset, to = expected, "Seeking back to bronze's offset.");
+                    consumer
+                        .seek(&tp.0, tp.1, Offset::Offset(expected), Duration::from_secs(10))
+                        .env_err(|| format!("cannot seek {}/{} to {expected}", tp.0, tp.1))?;
+                    aligned.insert(tp, true);
+                    continue;
+                }
+                aligned.insert(tp.clone(), true);
+                batch.opened.get_or_insert_with(Instant::now);
+                batch.first.entry(tp.clone()).or_insert(offset);
+                batch.next.insert(tp.clone(), offset + 1);
+                match m.payload() {
+                    None => batch.tombstones += 1,
+                    Some(p) => {
+                        batch.bytes += p.len();
+                        batch.rows.push(Pending {
+                            topic: tp.0,
+                            partition: tp.1,
+                            offset,
+                            timestamp: m.timestamp().to_millis(),
+                            key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                            payload: p.to_vec(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    // Leave the group now, so that the partitions move to the other workers at once.
+    consumer.unsubscribe();
+    report.bronze_version = table.version().map(|v| v as i64);
+    for (app, v) in &recorded.versions {
+        if let Some(rest) = app.strip_prefix("vbda.stream:") {
+            if let Some((topic, partition)) = rest.rsplit_once(':') {
+                if s.topics.iter().any(|t| t == topic) {
+                    report.offsets.insert(format!("{topic}/{partition}"), *v);
+                }
+            }
+        }
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn current_assignment(consumer: &StreamConsumer) -> Vec<(String, i32)> {
+    let mut out: Vec<(String, i32)> = consumer
+        .assignment()
+        .map(|tpl| tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn caught_up_with(batch: &Batch, targets: &HashMap<(String, i32), i64>) -> bool {
+    !targets.is_empty() && targets.iter().all(|(tp, end)| batch.next.get(tp).is_some_and(|n| n >= end))
+}
+
+/// Commit a batch: trimmed against bronze's latest offsets, retried on a concurrent commit
+/// of the same partitions; then Kafka's offsets, for lag tools.
+async fn commit(
+    spec: &TableSpec,
+    mut table: deltalake::DeltaTable,
+    recorded: &mut lake::txn::RecordedTransactions,
+    consumer: &StreamConsumer,
+    mut batch: Batch,
+    args: &[String],
+    report: &mut StreamReport,
+) -> Result<deltalake::DeltaTable> {
+    let started = Instant::now();
+    for attempt in 0..20 {
+        table.update_incremental(None).await.map_err(|e| crate::error::from_delta(e, "cannot read bronze.video_events"))?;
+        recorded.refresh(&table).await?;
+        // Another worker may have committed some of these offsets meanwhile: drop them.
+        batch.rows.retain(|r| r.offset >= recorded.versions.get(&app_id(&r.topic, r.partition)).copied().unwrap_or(0));
+        let mut info = CommitInfo::new("stream").with_args(args.iter().cloned());
+        let mut advancing = 0;
+        for ((topic, partition), next) in &batch.next {
+            let done = recorded.versions.get(&app_id(topic, *partition)).copied().unwrap_or(0);
+            if *next > done {
+                info = info.with_transaction(app_id(topic, *partition), *next);
+                advancing += 1;
+            }
+        }
+        if advancing == 0 {
+            debug!("Every message of the batch is already in bronze.");
+            return Ok(table);
+        }
+        let rows = batch.rows.len() as u64;
+        let info = info
+            .with_count("rows", rows)
+            .with_count("tombstones", batch.tombstones)
+            .with_detail("offsets", serde_json::json!(batch.next.iter().map(|((t, p), n)| (format!("{t}/{p}"), *n)).collect::<BTreeMap<_, _>>()));
+        let record_batch = to_bronze(spec, &batch.rows)?;
+        match lake::append(table.clone(), spec, vec![record_batch], info).await {
+            Ok((t, outcome)) => {
+                report.rows_committed += rows;
+                report.tombstones += batch.tombstones;
+                report.commits += 1;
+                info!(version = outcome.version, rows, seconds = started.elapsed().as_secs_f64(), "Committed a batch to bronze.");
+                recorded.refresh(&t).await?;
+                let mut tpl = TopicPartitionList::new();
+                for ((topic, partition), next) in &batch.next {
+                    let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
+                }
+                if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+                    warn!(error = %e, "Could not commit offsets to Kafka (bronze has them; only lag tools are behind).");
+                }
+                return Ok(t);
+            }
+            Err(e) if crate::ops::ingest::is_concurrent_commit(&e) => {
+                debug!(attempt, "Another worker committed the same partitions; trimming and retrying.");
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::environment("gave up committing a batch after 20 concurrent commits to the same partitions"))
+}
+
+/// Bronze rows for Kafka messages.
+fn to_bronze(spec: &TableSpec, rows: &[Pending]) -> Result<RecordBatch> {
+    let schema = lake::arrow_schema(spec);
+    let now = Utc::now();
+    let (mut payload, mut payload_bytes, mut format, mut error) = (StringBuilder::new(), BinaryBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    let (mut event_id, mut fallback, mut kind) = (StringBuilder::new(), BooleanBuilder::new(), StringBuilder::new());
+    let (mut file, mut line, mut topic, mut partition, mut offset) =
+        (StringBuilder::new(), Int64Builder::new(), StringBuilder::new(), Int32Builder::new(), Int64Builder::new());
+    let (mut ts, mut key, mut batch_id, mut ingested, mut date) = (
+        TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+        Date32Builder::new(),
+    );
+    let id = uuid::Uuid::new_v4().to_string();
+    for r in rows {
+        let (text, raw) = match std::str::from_utf8(&r.payload) {
+            Ok(t) => (t.to_string(), None),
+            Err(_) => (String::from_utf8_lossy(&r.payload).into_owned(), Some(r.payload.as_slice())),
+        };
+        let (eid, day) = probe(&text, false);
+        payload.append_value(&text);
+        payload_bytes.append_option(raw);
+        format.append_value("kafka");
+        event_id.append_option(eid.as_deref());
+        match day {
+            Ok(d) => {
+                error.append_null();
+                fallback.append_value(false);
+                date.append_value(days_since_epoch(d));
+            }
+            Err(reason) => {
+                error.append_value(reason);
+                fallback.append_value(true);
+                date.append_value(days_since_epoch(now.date_naive()));
+            }
+        }
+        kind.append_value("kafka");
+        file.append_null();
+        line.append_null();
+        topic.append_value(&r.topic);
+        partition.append_value(r.partition);
+        offset.append_value(r.offset);
+        ts.append_option(r.timestamp.map(|ms| ms * 1000));
+        key.append_option(r.key.as_deref());
+        batch_id.append_value(&id);
+        ingested.append_value(now.timestamp_micros());
+    }
+    let mut columns: HashMap<&str, ArrayRef> = HashMap::new();
+    columns.insert("payload", Arc::new(payload.finish()));
+    columns.insert("payload_bytes", Arc::new(payload_bytes.finish()));
+    columns.insert("payload_format", Arc::new(format.finish()));
+    columns.insert("payload_error", Arc::new(error.finish()));
+    columns.insert("event_id", Arc::new(event_id.finish()));
+    columns.insert("event_date_fallback", Arc::new(fallback.finish()));
+    columns.insert("source_kind", Arc::new(kind.finish()));
+    columns.insert("source_file", Arc::new(file.finish()));
+    columns.insert("source_line", Arc::new(line.finish()));
+    columns.insert("kafka_topic", Arc::new(topic.finish()));
+    columns.insert("kafka_partition", Arc::new(partition.finish()));
+    columns.insert("kafka_offset", Arc::new(offset.finish()));
+    columns.insert("kafka_timestamp", Arc::new(ts.finish()));
+    columns.insert("kafka_key", Arc::new(key.finish()));
+    columns.insert("batch_id", Arc::new(batch_id.finish()));
+    columns.insert("ingested_at", Arc::new(ingested.finish()));
+    columns.insert("event_date", Arc::new(date.finish()));
+    let ordered = schema
+        .fields()
+        .iter()
+        .map(|f| columns.remove(f.name().as_str()).ok_or_else(|| Error::data(format!("stream does not fill bronze column `{}`", f.name()))))
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(schema, ordered).map_err(|e| Error::data("bronze rows from Kafka do not match the spec").with_source(e))
+}
+
+pub fn summary(r: &StreamReport) -> String {
+    let offsets: Vec<String> = r.offsets.iter().map(|(p, o)| format!("{p}@{o}")).collect();
+    format!(
+        "stream: {} messages, {} rows in {} commits, {} tombstones skipped, {} already in bronze; bronze.video_events v{}; stopped: {} ({:.1}s)\n  next offsets in bronze: {}",
+        r.messages,
+        r.rows_committed,
+        r.commits,
+        r.tombstones,
+        r.already_in_bronze,
+        r.bronze_version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+        r.stopped_by,
+        r.seconds,
+        if offsets.is_empty() { "none".to_string() } else { offsets.join(", ") }
+    )
+}

@@ -1,0 +1,176 @@
+//! `vbda stream` against librdkafka's mock cluster (a Kafka-protocol broker on 127.0.0.1,
+//! in the test process; the stream runs as a separate process): every message exactly once,
+//! across restarts, kills, SIGTERM and two workers in one group.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+use crate::common::TestContext;
+
+const TOPIC: &str = "events";
+
+fn event(i: usize) -> String {
+    format!(r#"{{"event_id":"k{i}","event_type":"like","event_ts":"2025-01-01T10:00:00Z","user_id":"u{i}","session_id":"s{}","content_id":"c"}}"#, i % 7)
+}
+
+/// Produce messages `from..to` round-robin over 3 partitions; returns (partition, payload) in order.
+fn produce(brokers: &str, from: usize, to: usize) {
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", brokers).create().unwrap();
+    for i in from..to {
+        let payload = event(i);
+        let record = BaseRecord::<str, str>::to(TOPIC).partition((i % 3) as i32).key("s").payload(&payload);
+        producer.send(record).unwrap();
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+}
+
+fn cluster() -> (MockCluster<'static, rdkafka::producer::DefaultProducerContext>, String) {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic(TOPIC, 3, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    (cluster, brokers)
+}
+
+fn stream_args<'a>(brokers: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    // A killed worker's partitions move on after the session timeout: keep it short here.
+    let mut args = vec![
+        "stream", "--brokers", brokers, "--topic", TOPIC, "--group", "vbda",
+        "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500",
+    ];
+    if !extra.contains(&"--max-age-ms") {
+        args.extend(["--max-age-ms", "200"]);
+    }
+    args.extend(extra);
+    args
+}
+
+/// Bronze's Kafka rows: (partition, offset) -> how many times, and the payloads.
+fn bronze_offsets(ctx: &TestContext) -> (BTreeMap<(i64, i64), u32>, Vec<String>) {
+    let out = ctx.run_json(&["show", "bronze.video_events", "--limit", "1000000"]);
+    let mut counts = BTreeMap::new();
+    let mut payloads = Vec::new();
+    for r in out["rows"].as_array().unwrap() {
+        *counts.entry((r["kafka_partition"].as_i64().unwrap(), r["kafka_offset"].as_i64().unwrap())).or_insert(0) += 1;
+        payloads.push(r["payload"].as_str().unwrap().to_string());
+    }
+    payloads.sort();
+    (counts, payloads)
+}
+
+fn expected(n: usize) -> Vec<String> {
+    let mut all: Vec<String> = (0..n).map(event).collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn until_caught_up_lands_every_message_once_and_reruns_add_only_new_ones() {
+    let (_cluster, brokers) = cluster();
+    produce(&brokers, 0, 60);
+    // A tombstone and a message that is not JSON.
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", &brokers).create().unwrap();
+    producer.send(BaseRecord::<str, str>::to(TOPIC).partition(0).key("s")).unwrap();
+    producer.send(BaseRecord::<str, str>::to(TOPIC).partition(1).key("s").payload("not json")).unwrap();
+    producer.flush(Duration::from_secs(10)).unwrap();
+
+    let ctx = TestContext::new();
+    let out = ctx.run_json(&stream_args(&brokers, &["--until-caught-up"]));
+    assert_eq!((out["rows_committed"].as_u64(), out["tombstones"].as_u64()), (Some(61), Some(1)), "{out}");
+    assert_eq!(out["stopped_by"], "caught up", "{out}");
+    let (counts, payloads) = bronze_offsets(&ctx);
+    assert_eq!(counts.len(), 61);
+    assert!(counts.values().all(|n| *n == 1), "no message twice");
+    assert!(payloads.contains(&"not json".to_string()), "bronze is lossless");
+    let silver = ctx.run_json(&["bronze-to-silver"]);
+    assert_eq!((silver["silver_rows"].as_u64(), silver["quarantined"].as_u64()), (Some(60), Some(1)), "{silver}");
+
+    let again = ctx.run_json(&stream_args(&brokers, &["--until-caught-up"]));
+    assert_eq!(again["rows_committed"], 0, "{again}");
+    produce(&brokers, 60, 90);
+    let more = ctx.run_json(&stream_args(&brokers, &["--until-caught-up"]));
+    assert_eq!(more["rows_committed"], 30, "{more}");
+    let (counts, payloads) = bronze_offsets(&ctx);
+    assert!(counts.values().all(|n| *n == 1));
+    let mut want = expected(90);
+    want.push("not json".to_string());
+    want.sort();
+    assert_eq!(payloads, want);
+}
+
+#[test]
+fn killed_at_random_moments_and_restarted_every_message_lands_exactly_once() {
+    let (_cluster, brokers) = cluster();
+    let ctx = TestContext::new();
+    let mut produced = 0;
+    let log = ctx.lakehouse().join("bronze/video_events/_delta_log");
+    let commits = || std::fs::read_dir(&log).map(|d| d.count()).unwrap_or(0);
+    for (trial, delay_ms) in [0u64, 40, 90, 10, 150, 60].into_iter().enumerate() {
+        produce(&brokers, produced, produced + 40);
+        produced += 40;
+        let before = commits();
+        let mut child = ctx.vbda().args(stream_args(&brokers, &["-q", "--max-rows", "7", "--max-age-ms", "50"])).spawn().unwrap();
+        // Kill once this worker is committing (it first waits for the group), at varied moments.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while commits() == before && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let (counts, _) = bronze_offsets_or_empty(&ctx);
+        assert!(counts.values().all(|n| *n == 1), "trial {trial}: a message twice");
+    }
+    ctx.run_json(&stream_args(&brokers, &["--until-caught-up"]));
+    let (counts, payloads) = bronze_offsets(&ctx);
+    assert!(counts.values().all(|n| *n == 1), "no message twice");
+    assert_eq!(payloads, expected(produced), "every message once");
+}
+
+fn bronze_offsets_or_empty(ctx: &TestContext) -> (BTreeMap<(i64, i64), u32>, Vec<String>) {
+    if ctx.lakehouse().join("bronze/video_events/_delta_log").exists() { bronze_offsets(ctx) } else { Default::default() }
+}
+
+#[test]
+fn sigterm_commits_the_batch_in_flight_and_exits_0() {
+    let (_cluster, brokers) = cluster();
+    produce(&brokers, 0, 12);
+    let ctx = TestContext::new();
+    // A batch that only closes on age after a minute: SIGTERM must commit it.
+    let child = ctx
+        .vbda()
+        .args(["stream", "--brokers", &brokers, "--topic", TOPIC, "--group", "vbda", "--max-age-ms", "60000", "--output", "json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["stopped_by"].as_str(), report["rows_committed"].as_u64()), (Some("SIGTERM"), Some(12)), "{report}");
+    assert_eq!(bronze_offsets(&ctx).1, expected(12));
+}
+
+#[test]
+fn two_workers_in_one_group_share_the_partitions_exactly_once() {
+    let (_cluster, brokers) = cluster();
+    produce(&brokers, 0, 150);
+    let ctx = TestContext::new();
+    let spawn = || ctx.vbda().args(stream_args(&brokers, &["-q", "--max-rows", "10", "--until-caught-up"])).spawn().unwrap();
+    let (mut a, mut b) = (spawn(), spawn());
+    std::thread::sleep(Duration::from_millis(800));
+    produce(&brokers, 150, 200);
+    assert!(a.wait().unwrap().success());
+    assert!(b.wait().unwrap().success());
+    // Whatever the workers left (a rebalance can end one early), one more run finishes.
+    ctx.run_json(&stream_args(&brokers, &["--until-caught-up"]));
+    let (counts, payloads) = bronze_offsets(&ctx);
+    assert!(counts.values().all(|n| *n == 1), "no message twice");
+    assert_eq!(payloads, expected(200));
+}
