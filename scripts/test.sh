@@ -11,6 +11,14 @@ if ! command -v mold >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ 
 fi
 source scripts/env.sh
 
+# A real Kafka-protocol broker for the stream's end-to-end tests: tansu 0.6.0 from crates.io,
+# built once (about 12 minutes on 2 cores) and kept between runs.
+export VBDA_TANSU_ROOT="${VBDA_TANSU_ROOT:-$HOME/.cache/tansu-0.6.0}"
+if [ ! -x "$VBDA_TANSU_ROOT/bin/tansu" ]; then
+  echo "== installing tansu 0.6.0 into $VBDA_TANSU_ROOT" >&2
+  env -u CARGO_TARGET_DIR cargo install tansu@0.6.0 --locked --features dynostore --root "$VBDA_TANSU_ROOT" >&2
+fi
+
 # Real Airflow for the DAG tests, in a virtual environment kept between runs (pinned version).
 AIRFLOW_VERSION=3.3.2
 export VBDA_AIRFLOW_VENV="${VBDA_AIRFLOW_VENV:-$HOME/.cache/vbda-airflow-venv}"

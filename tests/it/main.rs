@@ -9,6 +9,7 @@ mod catalog;
 mod cli;
 mod gold;
 mod ingest;
+mod kafka_e2e;
 mod maintain;
 mod produce;
 mod silver;
