@@ -4,10 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: mold (fast linker). Optional: the build works without it, only slower.
+# System packages: mold (fast linker; optional, the build works without it, only slower) and
+# promtool (package prometheus) for the stream metrics test.
 if ! command -v mold >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "== installing mold" >&2
   (apt-get update -qq && apt-get install -y -qq mold >/dev/null) || echo "mold not installed; linking with the default linker" >&2
+fi
+if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "== installing promtool (package prometheus)" >&2
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 source scripts/env.sh
 

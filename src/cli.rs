@@ -599,10 +599,8 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             Ok(render("show", &report, text))
         }
         Command::Stream(a) => {
-            if a.metrics_addr.is_some() || std::env::var_os("VBDA_METRICS_ADDR").is_some() {
-                return Err(Error::not_implemented("stream --metrics-addr (Prometheus metrics)", "issue 4"));
-            }
             let file = &project.config.stream;
+            let metrics_addr = resolve(a.metrics_addr.clone(), "VBDA_METRICS_ADDR", file.metrics_addr.clone(), None)?.value;
             let brokers = resolve(a.brokers.clone(), "VBDA_BROKERS", file.brokers.clone(), None)?.value.ok_or_else(|| {
                 Error::data("no Kafka brokers given").with_hint("pass --brokers HOST:PORT (or set VBDA_BROKERS, or stream.brokers in vbda.toml)")
             })?;
@@ -619,6 +617,7 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
                 max_bytes: a.max_bytes,
                 max_age: std::time::Duration::from_millis(a.max_age_ms),
                 until_caught_up: a.until_caught_up,
+                metrics_addr,
                 args,
             };
             let report = ops::stream::stream(&lakehouse()?, &catalog()?, &settings).await?;

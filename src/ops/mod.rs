@@ -11,6 +11,7 @@ pub mod maintain;
 pub mod produce;
 pub mod silver_to_gold;
 pub mod stream;
+pub mod stream_metrics;
 pub mod tables;
 
 /// The human summary of an ingest run.

@@ -56,6 +56,8 @@ pub struct StreamSettings {
     pub max_bytes: usize,
     pub max_age: Duration,
     pub until_caught_up: bool,
+    /// Serve Prometheus metrics here.
+    pub metrics_addr: Option<String>,
     pub args: Vec<String>,
 }
 
@@ -123,6 +125,11 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
     }
     let consumer: Arc<StreamConsumer> =
         Arc::new(config.create().env_err(|| format!("cannot create a Kafka consumer for {}", s.brokers))?);
+    let metrics = Arc::new(crate::ops::stream_metrics::Metrics::default());
+    if let Some(addr) = &s.metrics_addr {
+        crate::ops::stream_metrics::serve(addr, metrics.clone()).await?;
+        info!(%addr, "Serving Prometheus metrics.");
+    }
     let topics: Vec<&str> = s.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics).env_err(|| format!("cannot subscribe to {}", s.topics.join(", ")))?;
 
@@ -176,7 +183,17 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
         let aged = batch.opened.is_some_and(|t| t.elapsed() >= s.max_age);
         if !batch.is_empty() && (full || aged || stop.is_some() || (s.until_caught_up && caught_up_with(&batch, &targets))) {
             let b = std::mem::take(&mut batch);
-            table = commit(&spec, table, &mut recorded, &consumer, b, &s.args, &mut report).await?;
+            let partitions: Vec<(String, i32)> = b.next.keys().cloned().collect();
+            table = match commit(&spec, table, &mut recorded, &consumer, b, &s.args, &mut report, &metrics).await {
+                Ok(t) => t,
+                Err(e) => {
+                    metrics.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Err(e);
+                }
+            };
+            if s.metrics_addr.is_some() {
+                update_lag(&consumer, &recorded, &partitions, &metrics).await;
+            }
             continue;
         }
         if let Some(why) = stop {
@@ -188,16 +205,20 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
             _ = sigterm.recv() => { stop = Some("SIGTERM"); }
             _ = tokio::time::sleep(age_left.max(Duration::from_millis(10))) => {}
             message = consumer.recv() => {
-                let m = message.env_err(|| format!("Kafka at {} failed", s.brokers))?;
+                let m = message.env_err(|| format!("Kafka at {} failed", s.brokers)).inspect_err(|_| {
+                    metrics.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                })?;
                 let tp = (m.topic().to_string(), m.partition());
                 let offset = m.offset();
                 report.messages += 1;
+                metrics.messages.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 // The next offset bronze needs: after this batch's, else what bronze recorded,
                 // else the partition's start (a seek to 0 lands on the oldest retained message).
                 let done = recorded.versions.get(&app_id(&tp.0, tp.1)).copied();
                 let expected = batch.next.get(&tp).copied().or(done).unwrap_or(0);
                 if offset < expected {
                     report.already_in_bronze += 1;
+                    metrics.skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     continue;
                 }
                 if offset > expected && !aligned.get(&tp).copied().unwrap_or(true) {
@@ -217,6 +238,7 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
                     None => batch.tombstones += 1,
                     Some(p) => {
                         batch.bytes += p.len();
+                        metrics.bytes.fetch_add(p.len() as u64, std::sync::atomic::Ordering::Relaxed);
                         batch.rows.push(Pending {
                             topic: tp.0,
                             partition: tp.1,
@@ -246,6 +268,24 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
     Ok(report)
 }
 
+/// Lag per partition (end offset minus bronze's), for the metrics; best effort.
+async fn update_lag(
+    consumer: &Arc<StreamConsumer>,
+    recorded: &lake::txn::RecordedTransactions,
+    partitions: &[(String, i32)],
+    metrics: &crate::ops::stream_metrics::Metrics,
+) {
+    for (topic, partition) in partitions {
+        let c = consumer.clone();
+        let (t, p) = (topic.clone(), *partition);
+        let high = tokio::task::spawn_blocking(move || c.fetch_watermarks(&t, p, Duration::from_secs(2))).await;
+        if let Ok(Ok((_, high))) = high {
+            let done = recorded.versions.get(&app_id(topic, *partition)).copied().unwrap_or(0);
+            metrics.set_lag(topic, *partition, high - done);
+        }
+    }
+}
+
 fn current_assignment(consumer: &StreamConsumer) -> Vec<(String, i32)> {
     let mut out: Vec<(String, i32)> = consumer
         .assignment()
@@ -269,6 +309,7 @@ async fn commit(
     mut batch: Batch,
     args: &[String],
     report: &mut StreamReport,
+    metrics: &crate::ops::stream_metrics::Metrics,
 ) -> Result<deltalake::DeltaTable> {
     let started = Instant::now();
     for attempt in 0..20 {
@@ -300,6 +341,11 @@ async fn commit(
                 report.rows_committed += rows;
                 report.tombstones += batch.tombstones;
                 report.commits += 1;
+                metrics.committed(rows, batch.tombstones, started.elapsed().as_secs_f64());
+                let now_ms = Utc::now().timestamp_millis();
+                for r in batch.rows.iter().filter_map(|r| r.timestamp) {
+                    metrics.end_to_end((now_ms - r) as f64 / 1000.0);
+                }
                 info!(version = outcome.version, rows, seconds = started.elapsed().as_secs_f64(), "Committed a batch to bronze.");
                 recorded.refresh(&t).await?;
                 let mut tpl = TopicPartitionList::new();

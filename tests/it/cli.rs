@@ -28,9 +28,9 @@ fn usage_errors_exit_2_and_unbuilt_commands_exit_1_saying_so() {
     assert_eq!(run.code, 2, "a bad date is a usage error: {}", run.stderr);
     assert!(run.stderr.contains("2025-13-01"), "{}", run.stderr);
 
-    let run = ctx.run(&["stream", "--metrics-addr", "127.0.0.1:9464"]);
+    let run = ctx.run(&["ingest", "--landing", "s3://bucket/landing/"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("error: `vbda stream --metrics-addr (Prometheus metrics)` is not implemented yet (issue 4)"), "{}", run.stderr);
+    assert!(run.stderr.contains("is not implemented yet (S3 landing zones: issue 7)"), "{}", run.stderr);
     assert!(run.stderr.contains("hint:"), "{}", run.stderr);
     let run = ctx.run(&["stream"]);
     assert_eq!(run.code, 1);

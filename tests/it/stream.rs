@@ -174,3 +174,49 @@ fn two_workers_in_one_group_share_the_partitions_exactly_once() {
     assert!(counts.values().all(|n| *n == 1), "no message twice");
     assert_eq!(payloads, expected(200));
 }
+
+/// `--metrics-addr` serves Prometheus metrics that `promtool check metrics` accepts.
+#[test]
+fn metrics_are_served_in_prometheus_format() {
+    let (_cluster, brokers) = cluster();
+    produce(&brokers, 0, 20);
+    let ctx = TestContext::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = ctx.vbda().args(stream_args(&brokers, &["-q", "--metrics-addr", &addr])).spawn().unwrap();
+    let get = || -> Option<String> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&addr).ok()?;
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        Some(text.split_once("\r\n\r\n")?.1.to_string())
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut body = String::new();
+    while std::time::Instant::now() < deadline {
+        if let Some(b) = get() {
+            if b.contains("vbda_stream_rows_committed_total 20") && b.contains("vbda_stream_consumer_lag{") {
+                body = b;
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    child.wait().unwrap();
+    assert!(body.contains("vbda_stream_rows_committed_total 20"), "{body}");
+    assert!(body.contains("vbda_stream_messages_total 20") && body.contains("vbda_stream_commit_seconds_count"), "{body}");
+    assert!(body.contains(r#"vbda_stream_consumer_lag{topic="events",partition="0"} 0"#), "{body}");
+    let promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus; scripts/test.sh installs it)");
+    use std::io::Write;
+    promtool.stdin.as_ref().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(out.status.success(), "promtool: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
