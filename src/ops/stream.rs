@@ -46,6 +46,9 @@ const BRONZE: &str = "bronze.video_events";
 /// partitions, say) stops: there is nothing for this worker to catch up on.
 const NO_ASSIGNMENT_WAIT: Duration = Duration::from_secs(60);
 
+/// Kafka errors (brokers down, network) are retried for this long before the run gives up.
+const KAFKA_ERROR_LIMIT: Duration = Duration::from_secs(300);
+
 #[derive(Debug, Clone)]
 pub struct StreamSettings {
     pub brokers: String,
@@ -143,6 +146,7 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .env_err(|| "cannot listen for SIGTERM".to_string())?;
     let wait_for_assignment = Instant::now();
+    let mut failing_since: Option<Instant> = None;
 
     loop {
         // Assignment changes: reload bronze's offsets, note the end offsets to catch up to.
@@ -205,9 +209,27 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
             _ = sigterm.recv() => { stop = Some("SIGTERM"); }
             _ = tokio::time::sleep(age_left.max(Duration::from_millis(10))) => {}
             message = consumer.recv() => {
-                let m = message.env_err(|| format!("Kafka at {} failed", s.brokers)).inspect_err(|_| {
-                    metrics.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                })?;
+                let m = match message {
+                    Ok(m) => {
+                        failing_since = None;
+                        m
+                    }
+                    // Brokers going away and coming back is routine: librdkafka reconnects, so
+                    // keep going (nothing is lost: offsets come from bronze). Only give up when
+                    // it lasts, so that a scheduled --until-caught-up run ends.
+                    Err(e) => {
+                        metrics.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let since = *failing_since.get_or_insert_with(Instant::now);
+                        warn!(error = %e, "Kafka error; retrying.");
+                        if since.elapsed() > KAFKA_ERROR_LIMIT {
+                            return Err(Error::environment(format!("Kafka at {} kept failing for {} s", s.brokers, KAFKA_ERROR_LIMIT.as_secs()))
+                                .with_source(e)
+                                .with_hint("check that the brokers are up and reachable; rerun: bronze holds what was committed"));
+                        }
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                };
                 let tp = (m.topic().to_string(), m.partition());
                 let offset = m.offset();
                 report.messages += 1;

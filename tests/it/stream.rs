@@ -220,3 +220,30 @@ fn metrics_are_served_in_prometheus_format() {
     let out = promtool.wait_with_output().unwrap();
     assert!(out.status.success(), "promtool: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
+
+/// The broker goes away mid-stream and comes back: the stream keeps going and loses nothing.
+#[test]
+fn a_broker_that_goes_away_and_comes_back_loses_nothing() {
+    let (cluster, brokers) = cluster();
+    produce(&brokers, 0, 30);
+    let ctx = TestContext::new();
+    let log = ctx.lakehouse().join("bronze/video_events/_delta_log");
+    let commits = || std::fs::read_dir(&log).map(|d| d.count()).unwrap_or(0);
+    let mut child = ctx.vbda().args(stream_args(&brokers, &["-q", "--max-rows", "5"])).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while commits() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cluster.broker_down(1).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    cluster.broker_up(1).unwrap();
+    produce(&brokers, 30, 60);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(child.try_wait().unwrap().is_none(), "the stream is still running after the outage");
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(child.wait().unwrap().success());
+    ctx.run_json(&stream_args(&brokers, &["--until-caught-up"]));
+    let (counts, payloads) = bronze_offsets(&ctx);
+    assert!(counts.values().all(|n| *n == 1), "no message twice");
+    assert_eq!(payloads, expected(60));
+}
