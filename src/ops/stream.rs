@@ -147,6 +147,8 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
         .env_err(|| "cannot listen for SIGTERM".to_string())?;
     let wait_for_assignment = Instant::now();
     let mut failing_since: Option<Instant> = None;
+    let mut backoff_until: Option<Instant> = None;
+    let mut last_lag = Instant::now();
 
     loop {
         // Assignment changes: reload bronze's offsets, note the end offsets to catch up to.
@@ -170,6 +172,11 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
             }
             info!(partitions = ?now_assigned, "Partitions assigned.");
             assigned = now_assigned;
+        }
+        // The lag gauges also move while nothing is committed (new messages, an idle stream).
+        if s.metrics_addr.is_some() && last_lag.elapsed() > Duration::from_secs(5) {
+            update_lag(&consumer, &recorded, &assigned, &metrics).await;
+            last_lag = Instant::now();
         }
         if s.until_caught_up && stop.is_none() && batch.is_empty() {
             let offset_of = |tp: &(String, i32)| recorded.versions.get(&app_id(&tp.0, tp.1)).copied().unwrap_or(0);
@@ -204,7 +211,17 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
             report.stopped_by = why.to_string();
             break;
         }
+        // After a Kafka error, wait a moment (still listening for signals) before reading again.
+        if let Some(until) = backoff_until.take().filter(|u| *u > Instant::now()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => { stop = Some("SIGINT"); }
+                _ = sigterm.recv() => { stop = Some("SIGTERM"); }
+                _ = tokio::time::sleep_until(until.into()) => {}
+            }
+            continue;
+        }
         tokio::select! {
+            biased;
             _ = tokio::signal::ctrl_c() => { stop = Some("SIGINT"); }
             _ = sigterm.recv() => { stop = Some("SIGTERM"); }
             _ = tokio::time::sleep(age_left.max(Duration::from_millis(10))) => {}
@@ -226,7 +243,7 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
                                 .with_source(e)
                                 .with_hint("check that the brokers are up and reachable; rerun: bronze holds what was committed"));
                         }
-                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        backoff_until = Some(Instant::now() + Duration::from_millis(200));
                         continue;
                     }
                 };

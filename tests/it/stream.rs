@@ -196,7 +196,8 @@ fn metrics_are_served_in_prometheus_format() {
     let mut body = String::new();
     while std::time::Instant::now() < deadline {
         if let Some(b) = get() {
-            if b.contains("vbda_stream_rows_committed_total 20") && b.contains("vbda_stream_consumer_lag{") {
+            let lags = (0..3).all(|p| b.contains(&format!(r#"vbda_stream_consumer_lag{{topic="events",partition="{p}"}} 0"#)));
+            if b.contains("vbda_stream_rows_committed_total 20") && lags {
                 body = b;
                 break;
             }
@@ -240,8 +241,14 @@ fn a_broker_that_goes_away_and_comes_back_loses_nothing() {
     produce(&brokers, 30, 60);
     std::thread::sleep(Duration::from_secs(3));
     assert!(child.try_wait().unwrap().is_none(), "the stream is still running after the outage");
+    // SIGTERM while the broker is down again: the stream still stops at once, cleanly.
+    cluster.broker_down(1).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let asked = std::time::Instant::now();
     let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     assert!(child.wait().unwrap().success());
+    assert!(asked.elapsed() < Duration::from_secs(20), "took {:?} to stop", asked.elapsed());
+    cluster.broker_up(1).unwrap();
     ctx.run_json(&stream_args(&brokers, &["--until-caught-up"]));
     let (counts, payloads) = bronze_offsets(&ctx);
     assert!(counts.values().all(|n| *n == 1), "no message twice");
