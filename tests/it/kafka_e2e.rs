@@ -133,25 +133,3 @@ fn against_tansu_sigkill_and_restart_lands_every_message_exactly_once() {
     assert_eq!(bronze_event_ids(&ctx), expected(produced), "every message exactly once");
 }
 
-/// Three workers in one group on tansu, the third joining mid-stream (a rebalance), while
-/// messages keep coming: every message exactly once.
-#[test]
-fn against_tansu_three_workers_and_a_rebalance_land_every_message_exactly_once() {
-    let broker = start_broker("events", 4);
-    let ctx = TestContext::new();
-    produce(&ctx, &broker, 0, 150);
-    let spawn = || ctx.vbda().args(stream_args(&broker, &["-q", "--max-rows", "10", "--max-age-ms", "100"])).spawn().unwrap();
-    let (mut a, mut b) = (spawn(), spawn());
-    std::thread::sleep(Duration::from_secs(3));
-    let mut c = spawn();
-    produce(&ctx, &broker, 150, 300);
-    std::thread::sleep(Duration::from_secs(4));
-    for child in [&mut a, &mut b, &mut c] {
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    }
-    for child in [&mut a, &mut b, &mut c] {
-        assert!(child.wait().unwrap().success(), "a worker ends cleanly on SIGTERM");
-    }
-    ctx.run_json(&stream_args(&broker, &["--until-caught-up", "--max-age-ms", "200"]));
-    assert_eq!(bronze_event_ids(&ctx), expected(300), "every message exactly once");
-}
