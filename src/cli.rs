@@ -601,16 +601,11 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
         Command::Stream(a) => {
             let file = &project.config.stream;
             let metrics_addr = resolve(a.metrics_addr.clone(), "VBDA_METRICS_ADDR", file.metrics_addr.clone(), None)?.value;
-            let brokers = resolve(a.brokers.clone(), "VBDA_BROKERS", file.brokers.clone(), None)?.value.ok_or_else(|| {
-                Error::data("no Kafka brokers given").with_hint("pass --brokers HOST:PORT (or set VBDA_BROKERS, or stream.brokers in vbda.toml)")
-            })?;
-            let topic = resolve(a.topic.clone(), "VBDA_TOPIC", file.topic.clone(), None)?
-                .value
-                .ok_or_else(|| Error::data("no topic given").with_hint("pass --topic NAME (or set VBDA_TOPIC, or stream.topic in vbda.toml)"))?;
+            let (brokers, topic) = kafka_target(a.brokers.clone(), a.topic.clone(), file)?;
             let group = resolve(a.group.clone(), "VBDA_GROUP", file.group.clone(), Some("vbda-stream".to_string()))?.value.unwrap_or_default();
             let settings = ops::stream::StreamSettings {
                 brokers,
-                topics: topic.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+                topics: topic_list(&topic),
                 group,
                 client_config: kafka_config(&a.config)?,
                 max_rows: a.max_rows,
@@ -685,7 +680,7 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             let source = match (brokers, topic, group) {
                 (Some(brokers), Some(topic), Some(group)) => Some(ops::maintain::StreamSource {
                     brokers,
-                    topics: topic.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+                    topics: topic_list(&topic),
                     group,
                 }),
                 _ => None,
@@ -702,12 +697,7 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
         }
         Command::Produce(a) => {
             let file = &project.config.stream;
-            let brokers = resolve(a.brokers.clone(), "VBDA_BROKERS", file.brokers.clone(), None)?.value.ok_or_else(|| {
-                Error::data("no Kafka brokers given").with_hint("pass --brokers HOST:PORT (or set VBDA_BROKERS, or stream.brokers in vbda.toml)")
-            })?;
-            let topic = resolve(a.topic.clone(), "VBDA_TOPIC", file.topic.clone(), None)?
-                .value
-                .ok_or_else(|| Error::data("no topic given").with_hint("pass --topic NAME (or set VBDA_TOPIC, or stream.topic in vbda.toml)"))?;
+            let (brokers, topic) = kafka_target(a.brokers.clone(), a.topic.clone(), file)?;
             let settings = ops::produce::ProduceSettings {
                 brokers,
                 topic,
@@ -732,6 +722,23 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             Ok(render("backfill", &report, text))
         }
     }
+}
+
+/// The brokers and topic of a Kafka command: flag, then `VBDA_BROKERS`/`VBDA_TOPIC`, then
+/// `[stream]` in vbda.toml; both required.
+fn kafka_target(brokers: Option<String>, topic: Option<String>, file: &crate::settings::StreamConfig) -> Result<(String, String)> {
+    let brokers = resolve(brokers, "VBDA_BROKERS", file.brokers.clone(), None)?.value.ok_or_else(|| {
+        Error::data("no Kafka brokers given").with_hint("pass --brokers HOST:PORT (or set VBDA_BROKERS, or stream.brokers in vbda.toml)")
+    })?;
+    let topic = resolve(topic, "VBDA_TOPIC", file.topic.clone(), None)?
+        .value
+        .ok_or_else(|| Error::data("no topic given").with_hint("pass --topic NAME (or set VBDA_TOPIC, or stream.topic in vbda.toml)"))?;
+    Ok((brokers, topic))
+}
+
+/// `a,b, c` -> the topic names.
+fn topic_list(topics: &str) -> Vec<String> {
+    topics.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()
 }
 
 /// librdkafka settings: `VBDA_KAFKA_<KEY>` environment variables (for secrets), then `-X`.
