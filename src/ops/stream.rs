@@ -17,8 +17,10 @@
 //! Batches close at `max_rows`, `max_bytes` or `max_age`, whichever comes first. Tombstones
 //! (null payloads) are counted and skipped; every other message is stored raw, valid JSON or
 //! not (bronze is lossless). SIGINT/SIGTERM finish and commit the batch in flight, then exit.
-//! `--until-caught-up` stops once every assigned partition's Delta offset reaches the end
-//! offset seen when it was assigned.
+//! `--until-caught-up` reads the end offset of every partition of the topics at start and stops
+//! once bronze holds them all, whichever worker of the group committed them: a worker must
+//! not stop early because a member that died without leaving the group still holds some
+//! partitions (they come back to the group when its session times out).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -42,9 +44,13 @@ use crate::ops::ingest::parse::probe;
 
 const BRONZE: &str = "bronze.video_events";
 
-/// `--until-caught-up` with no partition assigned after this long (more workers than
-/// partitions, say) stops: there is nothing for this worker to catch up on.
-const NO_ASSIGNMENT_WAIT: Duration = Duration::from_secs(60);
+/// `--until-caught-up` gives up (exit 3) when the partitions still behind are not assigned to
+/// this worker and nobody has moved them forward for this long: a consumer group that does
+/// not hand them out (a wedged coordinator) must not pass for caught up.
+const STALL_LIMIT: Duration = Duration::from_secs(60);
+
+/// How often an idle `--until-caught-up` worker re-reads bronze for other workers' commits.
+const PEER_REFRESH: Duration = Duration::from_secs(1);
 
 /// Kafka errors (brokers down, network) are retried for this long before the run gives up.
 const KAFKA_ERROR_LIMIT: Duration = Duration::from_secs(300);
@@ -140,12 +146,13 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
     let mut report = StreamReport::default();
     let mut batch = Batch::default();
     let mut assigned: Vec<(String, i32)> = Vec::new();
-    let mut targets: HashMap<(String, i32), i64> = HashMap::new();
+    let targets = if s.until_caught_up { end_offsets(&consumer, &s.topics, &s.brokers).await? } else { HashMap::new() };
+    let mut last_peer_refresh = Instant::now();
     let mut aligned: HashMap<(String, i32), bool> = HashMap::new();
     let mut stop: Option<&'static str> = None;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .env_err(|| "cannot listen for SIGTERM".to_string())?;
-    let wait_for_assignment = Instant::now();
+    let mut progress: (i64, Instant) = (-1, Instant::now());
     let mut failing_since: Option<Instant> = None;
     let mut backoff_until: Option<Instant> = None;
     let mut last_lag = Instant::now();
@@ -154,20 +161,12 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
         // Assignment changes: reload bronze's offsets, note the end offsets to catch up to.
         let now_assigned = current_assignment(&consumer);
         if now_assigned != assigned {
+            // Other workers may have committed these partitions since this one last looked.
+            table.update_incremental(None).await.map_err(|e| crate::error::from_delta(e, "cannot read bronze.video_events"))?;
             recorded.refresh(&table).await?;
             for tp in &now_assigned {
                 if !assigned.contains(tp) {
                     aligned.insert(tp.clone(), false);
-                    if s.until_caught_up {
-                        let c = consumer.clone();
-                        let (topic, partition) = tp.clone();
-                        let high = tokio::task::spawn_blocking(move || c.fetch_watermarks(&topic, partition, Duration::from_secs(10)))
-                            .await
-                            .map_err(|e| Error::environment("the watermark query panicked").with_source(e))?
-                            .env_err(|| format!("cannot read the end offset of {}/{}", tp.0, tp.1))?
-                            .1;
-                        targets.insert(tp.clone(), high);
-                    }
                 }
             }
             info!(partitions = ?now_assigned, "Partitions assigned.");
@@ -179,11 +178,36 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
             last_lag = Instant::now();
         }
         if s.until_caught_up && stop.is_none() && batch.is_empty() {
-            let offset_of = |tp: &(String, i32)| recorded.versions.get(&app_id(&tp.0, tp.1)).copied().unwrap_or(0);
-            if !assigned.is_empty() && assigned.iter().all(|tp| targets.get(tp).is_some_and(|end| offset_of(tp) >= *end)) {
+            let behind = |recorded: &lake::txn::RecordedTransactions| -> Vec<(String, i32)> {
+                let mut v: Vec<_> = targets
+                    .iter()
+                    .filter(|(tp, end)| recorded.versions.get(&app_id(&tp.0, tp.1)).copied().unwrap_or(0) < **end)
+                    .map(|(tp, _)| tp.clone())
+                    .collect();
+                v.sort();
+                v
+            };
+            let mut left = behind(&recorded);
+            // Partitions this worker does not hold are caught up by the others: look at bronze.
+            if !left.is_empty() && last_peer_refresh.elapsed() >= PEER_REFRESH {
+                last_peer_refresh = Instant::now();
+                table.update_incremental(None).await.map_err(|e| crate::error::from_delta(e, "cannot read bronze.video_events"))?;
+                recorded.refresh(&table).await?;
+                left = behind(&recorded);
+            }
+            let done: i64 = targets.keys().map(|tp| recorded.versions.get(&app_id(&tp.0, tp.1)).copied().unwrap_or(0)).sum();
+            if done != progress.0 || left.iter().any(|tp| assigned.contains(tp)) {
+                progress = (done, Instant::now());
+            }
+            if left.is_empty() {
                 stop = Some("caught up");
-            } else if assigned.is_empty() && wait_for_assignment.elapsed() > NO_ASSIGNMENT_WAIT {
-                stop = Some("caught up (no partitions assigned)");
+            } else if progress.1.elapsed() > STALL_LIMIT {
+                let list = left.iter().map(|(t, p)| format!("{t}/{p}")).collect::<Vec<_>>().join(", ");
+                return Err(Error::environment(format!(
+                    "not caught up: {list} still behind, not assigned to this worker and not advanced by any other for {} s",
+                    STALL_LIMIT.as_secs()
+                ))
+                .with_hint(format!("check the consumer group {} (`vbda status`) and its members; rerun: bronze holds what was committed", s.group)));
             }
         }
         let age_left = match batch.opened {
@@ -192,7 +216,7 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
         };
         let full = batch.rows.len() >= s.max_rows || batch.bytes >= s.max_bytes;
         let aged = batch.opened.is_some_and(|t| t.elapsed() >= s.max_age);
-        if !batch.is_empty() && (full || aged || stop.is_some() || (s.until_caught_up && caught_up_with(&batch, &targets))) {
+        if !batch.is_empty() && (full || aged || stop.is_some() || (s.until_caught_up && caught_up_with(&batch, &recorded, &assigned, &targets))) {
             let b = std::mem::take(&mut batch);
             let partitions: Vec<(String, i32)> = b.next.keys().cloned().collect();
             table = match commit(&spec, table, &mut recorded, &consumer, b, &s.args, &mut report, &metrics).await {
@@ -334,8 +358,42 @@ fn current_assignment(consumer: &StreamConsumer) -> Vec<(String, i32)> {
     out
 }
 
-fn caught_up_with(batch: &Batch, targets: &HashMap<(String, i32), i64>) -> bool {
-    !targets.is_empty() && targets.iter().all(|(tp, end)| batch.next.get(tp).is_some_and(|n| n >= end))
+/// Whether the open batch takes every assigned partition to its end offset (then it is
+/// committed at once instead of waiting for its age).
+fn caught_up_with(batch: &Batch, recorded: &lake::txn::RecordedTransactions, assigned: &[(String, i32)], targets: &HashMap<(String, i32), i64>) -> bool {
+    assigned.iter().all(|tp| {
+        let next = batch.next.get(tp).copied().or_else(|| recorded.versions.get(&app_id(&tp.0, tp.1)).copied()).unwrap_or(0);
+        targets.get(tp).is_none_or(|end| next >= *end)
+    })
+}
+
+/// The end offset (high watermark) of every partition of the topics, for `--until-caught-up`.
+async fn end_offsets(consumer: &Arc<StreamConsumer>, topics: &[String], brokers: &str) -> Result<HashMap<(String, i32), i64>> {
+    let c = consumer.clone();
+    let topics = topics.to_vec();
+    let brokers = brokers.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut out = HashMap::new();
+        for topic in &topics {
+            let metadata = c
+                .fetch_metadata(Some(topic), Duration::from_secs(30))
+                .env_err(|| format!("cannot read the partitions of topic {topic} from {brokers}"))?;
+            let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else { continue };
+            if let Some(e) = t.error() {
+                return Err(Error::data(format!("topic {topic} is not available on {brokers}: {}", rdkafka::error::RDKafkaErrorCode::from(e)))
+                    .with_hint("check the topic name (--topic, VBDA_TOPIC) and that it exists"));
+            }
+            for p in t.partitions() {
+                let (_, high) = c
+                    .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+                    .env_err(|| format!("cannot read the end offset of {topic}/{}", p.id()))?;
+                out.insert((topic.clone(), p.id()), high);
+            }
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| Error::environment("the end-offset query panicked").with_source(e))?
 }
 
 /// Commit a batch: trimmed against bronze's latest offsets, retried on a concurrent commit

@@ -1,6 +1,6 @@
 //! `vbda stream` against librdkafka's mock cluster (a Kafka-protocol broker on 127.0.0.1,
 //! in the test process; the stream runs as a separate process): every message exactly once,
-//! across restarts, kills, SIGTERM and two workers in one group.
+//! across restarts, kills, SIGTERM and two or three workers in one group.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -168,11 +168,44 @@ fn two_workers_in_one_group_share_the_partitions_exactly_once() {
     produce(&brokers, 150, 200);
     assert!(a.wait().unwrap().success());
     assert!(b.wait().unwrap().success());
-    // Whatever the workers left (a rebalance can end one early), one more run finishes.
+    // Each worker stops only once bronze holds the end offsets seen at its start (the first
+    // 150 messages), whichever of the two committed them.
+    let (_, payloads) = bronze_offsets(&ctx);
+    let first: Vec<String> = expected(150);
+    assert!(first.iter().all(|p| payloads.contains(p)), "both workers caught up with the first 150 before stopping");
     ctx.run_json(&stream_args(&brokers, &["--until-caught-up"]));
     let (counts, payloads) = bronze_offsets(&ctx);
     assert!(counts.values().all(|n| *n == 1), "no message twice");
     assert_eq!(payloads, expected(200));
+}
+
+/// Three workers in one group: a third joins mid-stream (a rebalance), then one is SIGKILLed
+/// (its partitions move on when its session times out), while messages keep coming; a final
+/// `--until-caught-up` run in the same group: every message exactly once.
+#[test]
+fn three_workers_with_rebalances_land_every_message_exactly_once() {
+    let (_cluster, brokers) = cluster();
+    produce(&brokers, 0, 300);
+    let ctx = TestContext::new();
+    let spawn = || ctx.vbda().args(stream_args(&brokers, &["-q", "--max-rows", "7", "--max-age-ms", "50"])).spawn().unwrap();
+    let (mut a, mut b) = (spawn(), spawn());
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut c = spawn();
+    produce(&brokers, 300, 600);
+    std::thread::sleep(Duration::from_millis(1500));
+    a.kill().unwrap();
+    a.wait().unwrap();
+    produce(&brokers, 600, 900);
+    std::thread::sleep(Duration::from_secs(8));
+    for child in [&mut b, &mut c] {
+        let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        assert!(child.wait().unwrap().success(), "a worker ends cleanly on SIGTERM");
+    }
+    let out = ctx.run_json(&stream_args(&brokers, &["--until-caught-up"]));
+    assert_eq!(out["stopped_by"], "caught up", "{out}");
+    let (counts, payloads) = bronze_offsets(&ctx);
+    assert!(counts.values().all(|n| *n == 1), "no message twice");
+    assert_eq!(payloads, expected(900));
 }
 
 /// `--metrics-addr` serves Prometheus metrics that `promtool check metrics` accepts.
