@@ -144,16 +144,39 @@ pub async fn produce(s: &ProduceSettings) -> Result<ProduceReport> {
             }
             report.bytes += line.len() as u64;
             report.sent += 1;
-            let payload = line.clone();
-            let producer = producer.clone();
-            let topic = s.topic.clone();
-            in_flight.push(async move {
-                let mut record = FutureRecord::<String, Vec<u8>>::to(&topic).payload(&payload);
-                if let Some(k) = &key {
-                    record = record.key(k);
+            // send_result hands the message to librdkafka now (its timestamp is now), so a
+            // --rate is a steady rate; the delivery report is awaited later.
+            let mut record = FutureRecord::<String, Vec<u8>>::to(&s.topic).payload(&line);
+            if let Some(k) = &key {
+                record = record.key(k);
+            }
+            loop {
+                match producer.send_result(record) {
+                    Ok(delivery) => {
+                        in_flight.push(async move {
+                            match delivery.await {
+                                Ok(Ok(_)) => Ok(()),
+                                Ok(Err((e, _))) => Err(e.to_string()),
+                                Err(_) => Err("the producer went away before the delivery report".to_string()),
+                            }
+                        });
+                        break;
+                    }
+                    Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
+                        record = r;
+                        if in_flight.is_empty() {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        } else {
+                            settle(&mut in_flight, &mut report).await;
+                        }
+                    }
+                    Err((e, _)) => {
+                        report.failed += 1;
+                        report.error.get_or_insert_with(|| e.to_string());
+                        break;
+                    }
                 }
-                producer.send(record, Duration::from_secs(30)).await.map(|_| ()).map_err(|(e, _)| e.to_string())
-            });
+            }
             // Keep the number of unacknowledged sends bounded.
             while in_flight.len() >= 10_000 {
                 settle(&mut in_flight, &mut report).await;

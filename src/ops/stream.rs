@@ -30,7 +30,7 @@ use chrono::Utc;
 use deltalake::arrow::array::{ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
 use deltalake::arrow::record_batch::RecordBatch;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, BaseConsumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
@@ -132,7 +132,7 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
     for (k, v) in &s.client_config {
         config.set(k, v);
     }
-    let consumer: Arc<StreamConsumer> =
+    let consumer: Arc<BaseConsumer> =
         Arc::new(config.create().env_err(|| format!("cannot create a Kafka consumer for {}", s.brokers))?);
     let metrics = Arc::new(crate::ops::stream_metrics::Metrics::default());
     if let Some(addr) = &s.metrics_addr {
@@ -150,8 +150,8 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
     let mut last_peer_refresh = Instant::now();
     let mut aligned: HashMap<(String, i32), bool> = HashMap::new();
     let mut stop: Option<&'static str> = None;
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .env_err(|| "cannot listen for SIGTERM".to_string())?;
+    let signal = listen_for_signals()?;
+    let mut seek_error: Option<Error> = None;
     let mut progress: (i64, Instant) = (-1, Instant::now());
     let mut failing_since: Option<Instant> = None;
     let mut backoff_until: Option<Instant> = None;
@@ -235,46 +235,40 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
             report.stopped_by = why.to_string();
             break;
         }
-        // After a Kafka error, wait a moment (still listening for signals) before reading again.
-        if let Some(until) = backoff_until.take().filter(|u| *u > Instant::now()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => { stop = Some("SIGINT"); }
-                _ = sigterm.recv() => { stop = Some("SIGTERM"); }
-                _ = tokio::time::sleep_until(until.into()) => {}
-            }
+        if let Some(why) = signalled(&signal) {
+            stop = Some(why);
             continue;
         }
-        tokio::select! {
-            biased;
-            _ = tokio::signal::ctrl_c() => { stop = Some("SIGINT"); }
-            _ = sigterm.recv() => { stop = Some("SIGTERM"); }
-            _ = tokio::time::sleep(age_left.max(Duration::from_millis(10))) => {}
-            message = consumer.recv() => {
-                let m = match message {
-                    Ok(m) => {
-                        failing_since = None;
-                        m
-                    }
-                    // Brokers going away and coming back is routine: librdkafka reconnects, so
-                    // keep going (nothing is lost: offsets come from bronze). Only give up when
-                    // it lasts, so that a scheduled --until-caught-up run ends.
-                    Err(e) => {
-                        metrics.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let since = *failing_since.get_or_insert_with(Instant::now);
-                        warn!(error = %e, "Kafka error; retrying.");
-                        if since.elapsed() > KAFKA_ERROR_LIMIT {
-                            return Err(Error::environment(format!("Kafka at {} kept failing for {} s", s.brokers, KAFKA_ERROR_LIMIT.as_secs()))
-                                .with_source(e)
-                                .with_hint("check that the brokers are up and reachable; rerun: bronze holds what was committed"));
-                        }
-                        backoff_until = Some(Instant::now() + Duration::from_millis(200));
-                        continue;
-                    }
+        // After a Kafka error, wait a moment (signals are still heard) before reading again.
+        if let Some(until) = backoff_until.filter(|u| *u > Instant::now()) {
+            tokio::time::sleep(until.saturating_duration_since(Instant::now()).min(Duration::from_millis(50))).await;
+            continue;
+        }
+        backoff_until = None;
+        // Read what librdkafka has fetched, up to the room left in the batch, on this thread:
+        // polling a BaseConsumer in a loop costs no thread wake-up per message (a
+        // BaseConsumer's per-message wake-ups cost more CPU than the rest of the stream).
+        let room = s.max_rows.saturating_sub(batch.rows.len()).max(1);
+        let wait = age_left.clamp(Duration::from_millis(1), Duration::from_millis(100));
+        let polled = tokio::task::block_in_place(|| {
+            let mut sought: Vec<(String, i32)> = Vec::new();
+            let mut timeout = wait;
+            let mut taken = 0;
+            while taken < room && batch.bytes < s.max_bytes {
+                let m = match consumer.poll(timeout) {
+                    None => return Ok(()),
+                    Some(Err(e)) => return Err(e),
+                    Some(Ok(m)) => m,
                 };
-                let tp = (m.topic().to_string(), m.partition());
-                let offset = m.offset();
+                timeout = Duration::ZERO;
+                taken += 1;
                 report.messages += 1;
                 metrics.messages.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let tp = (m.topic().to_string(), m.partition());
+                if sought.contains(&tp) {
+                    continue; // read before the seek: the next poll brings the sought ones
+                }
+                let offset = m.offset();
                 // The next offset bronze needs: after this batch's, else what bronze recorded,
                 // else the partition's start (a seek to 0 lands on the oldest retained message).
                 let done = recorded.versions.get(&app_id(&tp.0, tp.1)).copied();
@@ -287,10 +281,12 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
                 if offset > expected && !aligned.get(&tp).copied().unwrap_or(true) {
                     // Kafka's position is past what bronze holds: go back for the rest.
                     debug!(topic = %tp.0, partition = tp.1, from = offset, to = expected, "Seeking back to bronze's offset.");
-                    consumer
-                        .seek(&tp.0, tp.1, Offset::Offset(expected), Duration::from_secs(10))
-                        .env_err(|| format!("cannot seek {}/{} to {expected}", tp.0, tp.1))?;
-                    aligned.insert(tp, true);
+                    if let Err(e) = consumer.seek(&tp.0, tp.1, Offset::Offset(expected), Duration::from_secs(10)) {
+                        seek_error = Some(Error::environment(format!("cannot seek {}/{} to {expected}", tp.0, tp.1)).with_source(e));
+                        return Ok(());
+                    }
+                    aligned.insert(tp.clone(), true);
+                    sought.push(tp);
                     continue;
                 }
                 aligned.insert(tp.clone(), true);
@@ -312,6 +308,30 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
                         });
                     }
                 }
+                if taken % 1024 == 0 && batch.opened.is_some_and(|t| t.elapsed() >= s.max_age) {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        });
+        if let Some(e) = seek_error.take() {
+            return Err(e);
+        }
+        match polled {
+            Ok(()) => failing_since = None,
+            // Brokers going away and coming back is routine: librdkafka reconnects, so keep
+            // going (nothing is lost: offsets come from bronze). Only give up when it lasts, so
+            // that a scheduled --until-caught-up run ends.
+            Err(e) => {
+                metrics.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let since = *failing_since.get_or_insert_with(Instant::now);
+                warn!(error = %e, "Kafka error; retrying.");
+                if since.elapsed() > KAFKA_ERROR_LIMIT {
+                    return Err(Error::environment(format!("Kafka at {} kept failing for {} s", s.brokers, KAFKA_ERROR_LIMIT.as_secs()))
+                        .with_source(e)
+                        .with_hint("check that the brokers are up and reachable; rerun: bronze holds what was committed"));
+                }
+                backoff_until = Some(Instant::now() + Duration::from_millis(200));
             }
         }
     }
@@ -331,9 +351,39 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
     Ok(report)
 }
 
+/// SIGINT and SIGTERM, heard on the runtime's threads while this one polls Kafka.
+fn listen_for_signals() -> Result<Arc<std::sync::atomic::AtomicU8>> {
+    let flag = Arc::new(std::sync::atomic::AtomicU8::new(0));
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .env_err(|| "cannot listen for SIGTERM".to_string())?;
+    let f = flag.clone();
+    tokio::spawn(async move {
+        if sigterm.recv().await.is_some() {
+            f.store(2, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .env_err(|| "cannot listen for SIGINT".to_string())?;
+    let f = flag.clone();
+    tokio::spawn(async move {
+        if sigint.recv().await.is_some() {
+            f.store(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    Ok(flag)
+}
+
+fn signalled(flag: &std::sync::atomic::AtomicU8) -> Option<&'static str> {
+    match flag.load(std::sync::atomic::Ordering::SeqCst) {
+        1 => Some("SIGINT"),
+        2 => Some("SIGTERM"),
+        _ => None,
+    }
+}
+
 /// Lag per partition (end offset minus bronze's), for the metrics; best effort.
 async fn update_lag(
-    consumer: &Arc<StreamConsumer>,
+    consumer: &Arc<BaseConsumer>,
     recorded: &lake::txn::RecordedTransactions,
     partitions: &[(String, i32)],
     metrics: &crate::ops::stream_metrics::Metrics,
@@ -349,7 +399,7 @@ async fn update_lag(
     }
 }
 
-fn current_assignment(consumer: &StreamConsumer) -> Vec<(String, i32)> {
+fn current_assignment(consumer: &BaseConsumer) -> Vec<(String, i32)> {
     let mut out: Vec<(String, i32)> = consumer
         .assignment()
         .map(|tpl| tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect())
@@ -368,7 +418,7 @@ fn caught_up_with(batch: &Batch, recorded: &lake::txn::RecordedTransactions, ass
 }
 
 /// The end offset (high watermark) of every partition of the topics, for `--until-caught-up`.
-async fn end_offsets(consumer: &Arc<StreamConsumer>, topics: &[String], brokers: &str) -> Result<HashMap<(String, i32), i64>> {
+async fn end_offsets(consumer: &Arc<BaseConsumer>, topics: &[String], brokers: &str) -> Result<HashMap<(String, i32), i64>> {
     let c = consumer.clone();
     let topics = topics.to_vec();
     let brokers = brokers.to_string();
@@ -402,7 +452,7 @@ async fn commit(
     spec: &TableSpec,
     mut table: deltalake::DeltaTable,
     recorded: &mut lake::txn::RecordedTransactions,
-    consumer: &StreamConsumer,
+    consumer: &BaseConsumer,
     mut batch: Batch,
     args: &[String],
     report: &mut StreamReport,

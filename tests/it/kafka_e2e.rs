@@ -1,8 +1,11 @@
 //! `vbda stream` end to end against a real Kafka-protocol broker in a separate process:
 //! tansu 0.6.0 (installed by scripts/test.sh), started on 127.0.0.1 for each test.
 
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::TestContext;
@@ -35,11 +38,17 @@ fn free_port() -> u16 {
 }
 
 fn start_broker(topic: &str, partitions: u32) -> Broker {
+    start_broker_advertising(topic, partitions, None)
+}
+
+/// tansu on a free port; clients are sent to `advertised` (a proxy's port) when given.
+fn start_broker_advertising(topic: &str, partitions: u32, advertised: Option<u16>) -> Broker {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let url = format!("tcp://127.0.0.1:{port}");
+    let advertised_url = advertised.map(|p| format!("tcp://127.0.0.1:{p}")).unwrap_or_else(|| url.clone());
     let child = Command::new(tansu())
-        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "memory://tansu/"])
+        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &advertised_url, "--storage-engine", "memory://tansu/"])
         .current_dir(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -56,7 +65,58 @@ fn start_broker(topic: &str, partitions: u32) -> Broker {
         .output()
         .unwrap();
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    Broker { child, url: url.clone(), addr: format!("127.0.0.1:{port}"), _dir: dir }
+    let addr = format!("127.0.0.1:{}", advertised.unwrap_or(port));
+    Broker { child, url: url.clone(), addr, _dir: dir }
+}
+
+/// A TCP proxy in front of the broker that the test can cut (every connection dropped, the
+/// port refusing) and restore: the broker going away and coming back, as clients see it.
+struct Proxy {
+    port: u16,
+    target: String,
+    up: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    fn new(port: u16, target: String) -> Self {
+        let p = Proxy { port, target, up: Arc::new(AtomicBool::new(false)), conns: Arc::new(Mutex::new(Vec::new())) };
+        p.start();
+        p
+    }
+
+    fn start(&self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).unwrap();
+        self.up.store(true, Ordering::SeqCst);
+        let (up, conns, target) = (self.up.clone(), self.conns.clone(), self.target.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if !up.load(Ordering::SeqCst) {
+                    break; // dropping the listener: the port refuses connections
+                }
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(&target) else { continue };
+                let mut guard = conns.lock().unwrap();
+                guard.push(client.try_clone().unwrap());
+                guard.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+    }
+
+    fn stop(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port)); // wake the accept loop
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn events(from: usize, to: usize) -> String {
@@ -169,4 +229,38 @@ fn against_tansu_three_workers_and_a_rebalance_land_every_message_exactly_once()
     let offsets: i64 = out["offsets"].as_object().unwrap().values().map(|v| v.as_i64().unwrap()).sum();
     assert_eq!(offsets, 300, "the broker holds 300 messages and bronze's offsets cover them: {out}");
     assert_eq!(bronze_event_ids(&ctx), expected(300), "every message exactly once");
+}
+
+/// The broker goes away (every connection cut, the port refusing) while the stream runs, and
+/// comes back 8 s later; the stream retries on its own, resumes and commits what was produced
+/// after the outage, every message exactly once, without a restart.
+#[test]
+fn against_tansu_a_broker_that_goes_away_and_comes_back_loses_nothing() {
+    let proxy_port = free_port();
+    let broker = start_broker_advertising("events", 4, Some(proxy_port));
+    let real = broker.url.trim_start_matches("tcp://").to_string();
+    let proxy = Proxy::new(proxy_port, real);
+    let ctx = TestContext::new();
+    produce(&ctx, &broker, 0, 60);
+    let mut child = ctx.vbda().args(stream_args(&broker, &["-q", "--max-rows", "10", "--max-age-ms", "100"])).spawn().unwrap();
+    let committed = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if ctx.lakehouse().join("bronze/video_events/_delta_log").exists() && bronze_event_ids(&ctx).len() >= n {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        false
+    };
+    assert!(committed(60), "the first 60 messages are committed");
+    proxy.stop();
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(child.try_wait().unwrap().is_none(), "the stream keeps retrying while the broker is away");
+    proxy.start();
+    produce(&ctx, &broker, 60, 120);
+    assert!(committed(120), "the stream resumed after the outage and committed the rest");
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(bronze_event_ids(&ctx), expected(120), "every message exactly once");
 }

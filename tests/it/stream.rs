@@ -86,6 +86,11 @@ fn until_caught_up_lands_every_message_once_and_reruns_add_only_new_ones() {
     assert_eq!(counts.len(), 61);
     assert!(counts.values().all(|n| *n == 1), "no message twice");
     assert!(payloads.contains(&"not json".to_string()), "bronze is lossless");
+    let rows = ctx.run_json(&["show", "bronze.video_events", "--limit", "1000"]);
+    let flagged: Vec<&serde_json::Value> = rows["rows"].as_array().unwrap().iter().filter(|r| !r["payload_error"].is_null()).collect();
+    assert_eq!(flagged.len(), 1, "only the non-JSON message is flagged: {flagged:?}");
+    assert_eq!(flagged[0]["payload"], "not json");
+    assert!(flagged[0]["payload_error"].as_str().unwrap().contains("JSON"), "{}", flagged[0]["payload_error"]);
     let silver = ctx.run_json(&["bronze-to-silver"]);
     assert_eq!((silver["silver_rows"].as_u64(), silver["quarantined"].as_u64()), (Some(60), Some(1)), "{silver}");
 
