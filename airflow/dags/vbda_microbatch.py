@@ -1,8 +1,10 @@
 """Micro-batches every 15 minutes: Kafka into bronze up to the offsets seen at the start, then
 the silver and gold dates those new rows touched (incremental runs, no dates).
 
-Needs ``vbda stream`` (issue 4; until then its task fails with exit code 1, so the DAG is
-created paused). One run at a time; writing tasks share the ``vbda_lakehouse`` pool.
+Created paused: unpause it once the workers have the Kafka settings (``VBDA_BROKERS``,
+``VBDA_TOPIC``, ``VBDA_GROUP``, or ``vbda.toml``); without them the stream task exits 1 and is
+not retried. One run at a time; writing tasks share the ``vbda_lakehouse`` pool. The stream
+task exits 3 (retried) when Kafka is unreachable or the group hands out no partitions.
 """
 
 from __future__ import annotations
