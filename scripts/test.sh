@@ -34,6 +34,17 @@ if [ "$("$VBDA_AIRFLOW_VENV/bin/python" -c 'import airflow; print(airflow.__vers
   "$VBDA_AIRFLOW_VENV/bin/pip" install -q "apache-airflow==$AIRFLOW_VERSION"
 fi
 
+# A real S3 endpoint for the S3 tests: moto_server (moto[server] from PyPI) in its own venv
+# (its Flask/Werkzeug pins would fight Airflow's).
+MOTO_VERSION=5.2.5
+export VBDA_MOTO_VENV="${VBDA_MOTO_VENV:-$HOME/.cache/vbda-moto-venv}"
+if [ "$("$VBDA_MOTO_VENV/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]; then
+  echo "== installing moto[server]==$MOTO_VERSION into $VBDA_MOTO_VENV" >&2
+  rm -rf "$VBDA_MOTO_VENV"
+  python3 -m venv "$VBDA_MOTO_VENV"
+  "$VBDA_MOTO_VENV/bin/pip" install -q "moto[server]==$MOTO_VERSION"
+fi
+
 start=$(date +%s)
 echo "== cargo build --tests (target: $CARGO_TARGET_DIR)" >&2
 cargo build --locked --tests

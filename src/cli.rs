@@ -172,7 +172,7 @@ enum GenFormat {
 
 #[derive(Debug, Args)]
 struct IngestArgs {
-    /// Landing folder (s3://bucket/prefix: issue 7) [env: VBDA_LANDING] [vbda.toml: ingest.landing] [default: ./landing]
+    /// Landing folder or s3://bucket/prefix [env: VBDA_LANDING] [vbda.toml: ingest.landing] [default: ./landing]
     #[arg(long, value_name = "DIR|URL")]
     landing: Option<String>,
     /// Also ingest files that changed since they were ingested (as new data)

@@ -12,6 +12,7 @@
 
 pub mod convert;
 pub mod rewrite;
+pub mod s3;
 pub mod txn;
 
 use std::collections::{BTreeMap, HashMap};
@@ -39,6 +40,7 @@ pub use convert::{batches_to_df, df_to_batches};
 pub struct Lakehouse {
     root: Url,
     storage_options: HashMap<String, String>,
+    s3: std::sync::Arc<s3::S3Access>,
 }
 
 impl Lakehouse {
@@ -46,11 +48,32 @@ impl Lakehouse {
     /// such as `s3://bucket/prefix`. `storage_options` go to delta-rs's object store.
     pub fn new(root: &str, storage_options: HashMap<String, String>) -> Result<Self> {
         let root = parse_root(root)?;
-        Ok(Self { root, storage_options })
+        if matches!(root.scheme(), "s3" | "s3a") {
+            static HANDLERS: std::sync::Once = std::sync::Once::new();
+            HANDLERS.call_once(|| deltalake::aws::register_handlers(None));
+        }
+        let s3 = std::sync::Arc::new(s3::S3Access::from_options(&storage_options));
+        Ok(Self { root, storage_options, s3 })
     }
 
     pub fn root(&self) -> &Url {
         &self.root
+    }
+
+    /// S3 access (landing zones, state files) configured like the tables' object store.
+    pub fn s3(&self) -> std::sync::Arc<s3::S3Access> {
+        self.s3.clone()
+    }
+
+    /// An object store rooted at the lakehouse (local folder or S3 prefix), for vbda's own
+    /// files under `_vbda/`.
+    pub fn store(&self) -> Result<deltalake::logstore::ObjectStoreRef> {
+        if self.root.scheme() == "file" {
+            let dir = self.root.to_file_path().map_err(|_| Error::data(format!("lakehouse {} is not a local path", self.root)))?;
+            std::fs::create_dir_all(&dir).env_err(|| format!("cannot create the lakehouse folder {}", dir.display()))?;
+        }
+        deltalake::logstore::store_for(&self.root, self.storage_options.clone())
+            .map_err(|e| from_delta(e, format!("cannot reach the lakehouse at {}", self.root)))
     }
 
     /// The location of a table: `<root>/<layer>/<name>/`.

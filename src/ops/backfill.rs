@@ -9,10 +9,10 @@
 //! (or `vbda stream --until-caught-up`) first.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use deltalake::logstore::object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
@@ -60,22 +60,19 @@ struct State {
     done: BTreeSet<NaiveDate>,
 }
 
-fn state_path(lake: &Lakehouse, from: NaiveDate, to: NaiveDate) -> Result<PathBuf> {
-    let root = lake.root();
-    if root.scheme() != "file" {
-        return Err(Error::not_implemented("backfill on an s3:// lakehouse", "issue 7"));
-    }
-    let dir = root.to_file_path().map_err(|_| Error::data(format!("lakehouse {root} is not a local path")))?;
-    Ok(dir.join("_vbda").join("backfills").join(format!("{from}_{to}.json")))
+/// The state file, relative to the lakehouse root (a local folder or an S3 prefix).
+fn state_key(from: NaiveDate, to: NaiveDate) -> String {
+    format!("_vbda/backfills/{from}_{to}.json")
 }
 
-fn save(path: &PathBuf, state: &State) -> Result<()> {
-    let dir = path.parent().expect("the state file is in a folder");
-    std::fs::create_dir_all(dir).env_err(|| format!("cannot create {}", dir.display()))?;
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(state).expect("the state serializes");
-    std::fs::write(&tmp, text).env_err(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).env_err(|| format!("cannot replace {}", path.display()))
+/// Replace the state file in one put (atomic on local disk and on S3).
+async fn save(store: &deltalake::logstore::ObjectStoreRef, key: &str, shown: &str, state: &State) -> Result<()> {
+    let text = serde_json::to_vec_pretty(state).expect("the state serializes");
+    store
+        .put(&deltalake::Path::from(key), text.into())
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::environment(format!("cannot write the backfill state {shown}")).with_source(e))
 }
 
 pub async fn backfill(lake: &Lakehouse, catalog: &Catalog, s: &BackfillSettings) -> Result<BackfillReport> {
@@ -83,17 +80,24 @@ pub async fn backfill(lake: &Lakehouse, catalog: &Catalog, s: &BackfillSettings)
     let (Some(&from), Some(&to)) = (s.dates.first(), s.dates.last()) else {
         return Err(Error::data("backfill needs --from D1 --to D2 (or --date D)"));
     };
-    let path = state_path(lake, from, to)?;
-    let mut state = match std::fs::read_to_string(&path) {
-        Ok(text) if !s.restart => serde_json::from_str(&text)
-            .data_err(|| format!("backfill state {} is not readable", path.display()))
+    let store = lake.store()?;
+    let key = state_key(from, to);
+    let shown = format!("{}{key}", lake.root());
+    let saved = match store.get(&deltalake::Path::from(key.as_str())).await {
+        Ok(found) => Some(found.bytes().await.map_err(|e| Error::environment(format!("cannot read the backfill state {shown}")).with_source(e))?),
+        Err(deltalake::ObjectStoreError::NotFound { .. }) => None,
+        Err(e) => return Err(Error::environment(format!("cannot read the backfill state {shown}")).with_source(e)),
+    };
+    let mut state = match saved {
+        Some(bytes) if !s.restart => serde_json::from_slice(&bytes)
+            .data_err(|| format!("backfill state {shown} is not readable"))
             .map_err(|e| e.with_hint("delete it, or pass --restart to start the range over"))?,
         _ => State { from, to, done: BTreeSet::new() },
     };
     let mut report = BackfillReport {
         from,
         to,
-        state_file: path.display().to_string(),
+        state_file: shown.clone(),
         dates: Vec::new(),
         done: 0,
         skipped: 0,
@@ -124,7 +128,7 @@ pub async fn backfill(lake: &Lakehouse, catalog: &Catalog, s: &BackfillSettings)
         .await
         .map_err(|e| e.context(format!("backfill stopped at {date} (silver-to-gold); rerun it to go on from there")))?;
         state.done.insert(date);
-        save(&path, &state)?;
+        save(&store, &key, &shown, &state).await?;
         let gold_rows = gold.models.iter().map(|m| m.rows).sum();
         info!(%date, silver_rows = silver.silver_rows, gold_rows, "Backfilled a date.");
         report.dates.push(BackfillDate {

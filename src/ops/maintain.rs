@@ -110,8 +110,13 @@ pub async fn vacuum(lake: &Lakehouse, catalog: &Catalog, s: &VacuumSettings) -> 
         // Sizes, and only the files that are there: delta-rs also lists tombstones whose files
         // an earlier vacuum already removed.
         let store = table.log_store().object_store(None);
+        // delta-rs names the files relative to the table, or absolute (a local path or the
+        // table's URL, e.g. on S3): the store wants them relative.
+        let url = table.table_url().to_string();
+        let url = url.trim_end_matches('/').to_string() + "/";
         let root = table.table_url().to_file_path().ok().map(|p| p.to_string_lossy().trim_end_matches('/').to_string() + "/");
         let relative = |f: &str| -> String {
+            let f = f.strip_prefix(url.as_str()).unwrap_or(f);
             match &root {
                 Some(r) => f.strip_prefix(r.as_str()).unwrap_or(f).to_string(),
                 None => f.to_string(),

@@ -20,7 +20,7 @@ fn help_lists_every_command_of_the_design() {
 }
 
 #[test]
-fn usage_errors_exit_2_and_unbuilt_commands_exit_1_saying_so() {
+fn usage_errors_exit_2_and_bad_requests_exit_1_saying_why() {
     let ctx = TestContext::new();
     let run = ctx.run(&["ingest", "--no-such-flag"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
@@ -28,10 +28,10 @@ fn usage_errors_exit_2_and_unbuilt_commands_exit_1_saying_so() {
     assert_eq!(run.code, 2, "a bad date is a usage error: {}", run.stderr);
     assert!(run.stderr.contains("2025-13-01"), "{}", run.stderr);
 
-    let run = ctx.run(&["ingest", "--landing", "s3://bucket/landing/"]);
+    let run = ctx.run(&["ingest", "--landing", "s3:///landing/"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("is not implemented yet (S3 landing zones: issue 7)"), "{}", run.stderr);
-    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert!(run.stderr.contains("landing location `s3:///landing/` names no bucket"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: use s3://bucket/prefix"), "{}", run.stderr);
     let run = ctx.run(&["stream"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("no Kafka brokers given") && run.stderr.contains("--brokers"), "{}", run.stderr);

@@ -12,5 +12,6 @@ mod ingest;
 mod kafka_e2e;
 mod maintain;
 mod produce;
+mod s3;
 mod silver;
 mod stream;

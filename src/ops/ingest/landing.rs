@@ -1,11 +1,17 @@
 //! The landing zone: where raw files wait to be ingested.
 //!
 //! This is the one seam between `vbda ingest` and storage: listing objects with a stable
-//! identity (location, size, change fingerprint) and reading one object's bytes. The local
-//! folder lives here; `s3://` prefixes slot in as another variant.
+//! identity (location, size, change fingerprint) and reading one object's bytes: a local folder
+//! or an `s3://bucket/prefix` (listed page by page with aws-sdk-s3, each object read only if its
+//! ETag is still the one listed).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+
+use crate::lake::s3::{self, S3Access};
 
 use crate::error::{Context, Error, Result};
 
@@ -40,6 +46,7 @@ pub enum ReadProblem {
 #[derive(Debug, Clone)]
 pub enum Landing {
     Local(PathBuf),
+    S3 { access: Arc<S3Access>, bucket: String, prefix: String },
 }
 
 /// File names that are never data: hidden files, our generator's and other tools' temp files.
@@ -48,9 +55,11 @@ fn is_ignored(name: &str) -> bool {
 }
 
 impl Landing {
-    pub fn parse(location: &str) -> Result<Self> {
+    pub fn parse(location: &str, access: Arc<S3Access>) -> Result<Self> {
         if location.starts_with("s3://") || location.starts_with("s3a://") {
-            return Err(Error::not_implemented("ingest --landing s3://...", "S3 landing zones: issue 7"));
+            let (bucket, prefix) = s3::split_url(location)
+                .ok_or_else(|| Error::data(format!("landing location `{location}` names no bucket")).with_hint("use s3://bucket/prefix"))?;
+            return Ok(Landing::S3 { access, bucket, prefix });
         }
         if location.contains("://") && !location.starts_with("file://") {
             return Err(Error::data(format!("landing location `{location}` is not a folder or s3:// prefix")));
@@ -69,6 +78,7 @@ impl Landing {
     pub fn display(&self) -> String {
         match self {
             Landing::Local(p) => p.display().to_string(),
+            Landing::S3 { bucket, prefix, .. } => format!("s3://{bucket}/{prefix}"),
         }
     }
 
@@ -81,6 +91,7 @@ impl Landing {
                     .await
                     .map_err(|e| Error::environment("listing the landing folder failed").with_source(e))?
             }
+            Landing::S3 { access, bucket, prefix } => list_s3(access, bucket, prefix).await,
         }
     }
 
@@ -104,8 +115,62 @@ impl Landing {
                     Err(e) => Err(ReadProblem::Failed(format!("cannot stat: {e}"))),
                 }
             }
+            Landing::S3 { access, bucket, .. } => {
+                let key = object.uri.strip_prefix(&format!("s3://{bucket}/")).unwrap_or(&object.relative);
+                let etag = object.fingerprint.strip_prefix("etag:").unwrap_or_default();
+                // If-Match: the bytes are those of the object listed, or nothing.
+                let got = access.client().await.get_object().bucket(bucket).key(key).if_match(etag).send().await;
+                let out = match got {
+                    Ok(out) => out,
+                    Err(e) => {
+                        return Err(match e.code() {
+                            Some("NoSuchKey") => ReadProblem::Vanished,
+                            Some("PreconditionFailed") => ReadProblem::InFlight,
+                            _ => ReadProblem::Failed(s3::error(e, "read an object", bucket).to_string()),
+                        });
+                    }
+                };
+                let bytes = out
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| ReadProblem::Failed(format!("reading s3://{bucket}/{key} broke off: {e}")))?
+                    .into_bytes();
+                if bytes.len() as u64 != object.size {
+                    return Err(ReadProblem::InFlight);
+                }
+                Ok(bytes.to_vec())
+            }
         }
     }
+}
+
+/// Every data object under an S3 prefix, a page (1,000 keys) at a time.
+async fn list_s3(access: &S3Access, bucket: &str, prefix: &str) -> Result<Vec<LandingObject>> {
+    let mut out = Vec::new();
+    let mut pages = access.client().await.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| s3::error(e, "list the landing zone", bucket))?;
+        for object in page.contents() {
+            let Some(key) = object.key() else { continue };
+            let relative = key.strip_prefix(prefix).unwrap_or(key);
+            // The same names are skipped as in a local folder, in any part of the key (a
+            // "folder" named _delta_log or .staging holds no input).
+            if relative.is_empty() || relative.ends_with('/') || relative.split('/').any(is_ignored) {
+                continue;
+            }
+            out.push(LandingObject {
+                uri: format!("s3://{bucket}/{key}"),
+                relative: relative.to_string(),
+                size: object.size().unwrap_or(0).max(0) as u64,
+                fingerprint: format!("etag:{}", object.e_tag().unwrap_or_default()),
+                path: None,
+                modified_secs: object.last_modified().map(|t| t.secs().max(0) as u64).unwrap_or(0),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.uri.cmp(&b.uri));
+    Ok(out)
 }
 
 fn fingerprint(meta: &std::fs::Metadata) -> String {

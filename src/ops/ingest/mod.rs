@@ -126,7 +126,7 @@ pub fn app_id(object: &LandingObject) -> String {
 pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettings) -> Result<IngestReport> {
     let started = Instant::now();
     let spec = catalog.table(BRONZE)?;
-    let landing = Landing::parse(&settings.landing)?;
+    let landing = Landing::parse(&settings.landing, lake.s3())?;
     let mut report = IngestReport { landing: landing.display(), ..Default::default() };
 
     let mut table = lake.open_or_create(spec).await?;

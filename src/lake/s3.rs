@@ -1,0 +1,125 @@
+//! S3 access outside Delta tables: landing zones (`ingest --landing s3://...`) and vbda's own
+//! state files. delta-rs reaches tables with its own object store; both are configured from the
+//! same settings (endpoint, region, HTTP allowed) and read credentials from the standard AWS
+//! chain (environment, profile, web identity, instance metadata), never from vbda's settings.
+
+use std::collections::HashMap;
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use tokio::sync::OnceCell;
+
+use crate::error::Error;
+
+/// How to reach S3 (or an S3-compatible store): the non-secret settings delta-rs also gets.
+#[derive(Debug, Default)]
+pub struct S3Access {
+    endpoint: Option<String>,
+    region: Option<String>,
+    client: OnceCell<aws_sdk_s3::Client>,
+}
+
+impl S3Access {
+    /// From delta-rs's storage options (`AWS_ENDPOINT_URL`, `AWS_REGION`), so both agree.
+    pub fn from_options(options: &HashMap<String, String>) -> Self {
+        Self { endpoint: options.get("AWS_ENDPOINT_URL").cloned(), region: options.get("AWS_REGION").cloned(), client: OnceCell::new() }
+    }
+
+    /// The client, built once: credentials and region from the AWS chain, a custom endpoint
+    /// with path-style addressing (what S3-compatible stores serve).
+    pub async fn client(&self) -> &aws_sdk_s3::Client {
+        self.client
+            .get_or_init(|| async {
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+                if let Some(region) = &self.region {
+                    loader = loader.region(aws_config::Region::new(region.clone()));
+                }
+                if let Some(endpoint) = &self.endpoint {
+                    loader = loader.endpoint_url(endpoint);
+                }
+                let shared = loader.load().await;
+                let mut config = aws_sdk_s3::config::Builder::from(&shared);
+                if self.endpoint.is_some() {
+                    config = config.force_path_style(true);
+                }
+                if shared.region().is_none() {
+                    // The SDK refuses to sign without a region; S3 answers any region's
+                    // requests with a redirect naming the right one, which is reported.
+                    config = config.region(aws_config::Region::new("us-east-1"));
+                }
+                aws_sdk_s3::Client::from_conf(config.build())
+            })
+            .await
+    }
+}
+
+/// `s3://bucket/some/prefix` -> ("bucket", "some/prefix/"); the prefix is empty or ends in '/'.
+pub fn split_url(location: &str) -> Option<(String, String)> {
+    let rest = location.strip_prefix("s3://").or_else(|| location.strip_prefix("s3a://"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return None;
+    }
+    let prefix = prefix.trim_matches('/');
+    let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
+    Some((bucket.to_string(), prefix))
+}
+
+/// A clear error for a failed S3 call: it names the operation and the bucket, says whether the
+/// user must fix something (exit 1: missing bucket, access, region, credentials) or it may pass
+/// (exit 3: unreachable endpoint, throttling, server errors), and hints what to do. Credentials
+/// are never part of it (the SDK does not put them in its errors).
+pub fn error<E, R>(err: SdkError<E, R>, operation: &str, bucket: &str) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let code = err.code().map(str::to_string);
+    let what = format!("cannot {operation} in S3 bucket {bucket}");
+    match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+            let problem = if matches!(err, SdkError::TimeoutError(_)) { "timed out" } else { "endpoint unreachable" };
+            Error::environment(format!("{what}: {problem}"))
+                .with_source(err)
+                .with_hint("check the endpoint (AWS_ENDPOINT_URL / VBDA_S3_ENDPOINT / [s3] endpoint) and the network; rerun when it is reachable")
+        }
+        SdkError::ConstructionFailure(_) => Error::data(format!("{what}: the request could not be built (no credentials or region?)"))
+            .with_source(err)
+            .with_hint("provide AWS credentials (environment, ~/.aws profile, web identity or instance role) and a region"),
+        _ => match code.as_deref() {
+            Some("NoSuchBucket") => Error::data(format!("{what}: the bucket does not exist"))
+                .with_hint("create the bucket, or fix the s3:// location (--lakehouse, --landing, VBDA_LAKEHOUSE, VBDA_LANDING)"),
+            Some("AccessDenied") | Some("AllAccessDisabled") | Some("Forbidden") => Error::data(format!("{what}: access denied"))
+                .with_hint("grant these credentials s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on the bucket"),
+            Some("InvalidAccessKeyId") | Some("SignatureDoesNotMatch") | Some("InvalidToken") => {
+                Error::data(format!("{what}: the credentials are not valid ({})", code.as_deref().unwrap_or_default()))
+                    .with_hint("check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS profile in use")
+            }
+            Some("ExpiredToken") | Some("TokenRefreshRequired") | Some("RequestExpired") => {
+                Error::data(format!("{what}: the credentials have expired"))
+                    .with_hint("refresh the session credentials (aws sso login, a new STS token) and rerun")
+            }
+            Some("PermanentRedirect") | Some("AuthorizationHeaderMalformed") | Some("IllegalLocationConstraintException") => {
+                Error::data(format!("{what}: the bucket is in another region"))
+                    .with_hint("set AWS_REGION (or VBDA_S3_REGION, [s3] region) to the bucket's region")
+            }
+            Some(other) => Error::environment(format!("{what}: {other}: {}", err.message().unwrap_or_default()))
+                .with_hint("rerun; if it persists, check the bucket and the credentials' permissions"),
+            None => Error::environment(what).with_source(err),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_url;
+
+    #[test]
+    fn s3_urls_split_into_bucket_and_prefix() {
+        assert_eq!(split_url("s3://b"), Some(("b".into(), "".into())));
+        assert_eq!(split_url("s3://b/"), Some(("b".into(), "".into())));
+        assert_eq!(split_url("s3://b/landing"), Some(("b".into(), "landing/".into())));
+        assert_eq!(split_url("s3a://b/x/y/"), Some(("b".into(), "x/y/".into())));
+        assert_eq!(split_url("s3:///x"), None);
+        assert_eq!(split_url("/local"), None);
+    }
+}
