@@ -73,45 +73,93 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let code = err.code().map(str::to_string);
+    let failure = match &err {
+        SdkError::DispatchFailure(_) => Failure::Unreachable,
+        SdkError::TimeoutError(_) => Failure::TimedOut,
+        SdkError::ConstructionFailure(_) => Failure::NotBuilt,
+        _ => Failure::Answered { code: err.code().map(str::to_string), message: err.message().map(str::to_string) },
+    };
+    describe(failure, operation, bucket).with_source(err)
+}
+
+/// What came back from S3, as far as the message and exit code go.
+#[derive(Debug)]
+enum Failure {
+    Unreachable,
+    TimedOut,
+    NotBuilt,
+    Answered { code: Option<String>, message: Option<String> },
+}
+
+fn describe(failure: Failure, operation: &str, bucket: &str) -> Error {
     let what = format!("cannot {operation} in S3 bucket {bucket}");
-    match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            let problem = if matches!(err, SdkError::TimeoutError(_)) { "timed out" } else { "endpoint unreachable" };
-            Error::environment(format!("{what}: {problem}"))
-                .with_source(err)
-                .with_hint("check the endpoint (AWS_ENDPOINT_URL / VBDA_S3_ENDPOINT / [s3] endpoint) and the network; rerun when it is reachable")
+    let unreachable = "check the endpoint (AWS_ENDPOINT_URL / VBDA_S3_ENDPOINT / [s3] endpoint) and the network; rerun when it is reachable";
+    let (code, message) = match failure {
+        Failure::Unreachable => return Error::environment(format!("{what}: endpoint unreachable")).with_hint(unreachable),
+        Failure::TimedOut => return Error::environment(format!("{what}: timed out")).with_hint(unreachable),
+        Failure::NotBuilt => {
+            return Error::data(format!("{what}: the request could not be built (no credentials or region?)"))
+                .with_hint("provide AWS credentials (environment, ~/.aws profile, web identity or instance role) and a region");
         }
-        SdkError::ConstructionFailure(_) => Error::data(format!("{what}: the request could not be built (no credentials or region?)"))
-            .with_source(err)
-            .with_hint("provide AWS credentials (environment, ~/.aws profile, web identity or instance role) and a region"),
-        _ => match code.as_deref() {
-            Some("NoSuchBucket") => Error::data(format!("{what}: the bucket does not exist"))
-                .with_hint("create the bucket, or fix the s3:// location (--lakehouse, --landing, VBDA_LAKEHOUSE, VBDA_LANDING)"),
-            Some("AccessDenied") | Some("AllAccessDisabled") | Some("Forbidden") => Error::data(format!("{what}: access denied"))
-                .with_hint("grant these credentials s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on the bucket"),
-            Some("InvalidAccessKeyId") | Some("SignatureDoesNotMatch") | Some("InvalidToken") => {
-                Error::data(format!("{what}: the credentials are not valid ({})", code.as_deref().unwrap_or_default()))
-                    .with_hint("check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS profile in use")
-            }
-            Some("ExpiredToken") | Some("TokenRefreshRequired") | Some("RequestExpired") => {
-                Error::data(format!("{what}: the credentials have expired"))
-                    .with_hint("refresh the session credentials (aws sso login, a new STS token) and rerun")
-            }
-            Some("PermanentRedirect") | Some("AuthorizationHeaderMalformed") | Some("IllegalLocationConstraintException") => {
-                Error::data(format!("{what}: the bucket is in another region"))
-                    .with_hint("set AWS_REGION (or VBDA_S3_REGION, [s3] region) to the bucket's region")
-            }
-            Some(other) => Error::environment(format!("{what}: {other}: {}", err.message().unwrap_or_default()))
-                .with_hint("rerun; if it persists, check the bucket and the credentials' permissions"),
-            None => Error::environment(what).with_source(err),
-        },
+        Failure::Answered { code, message } => (code, message),
+    };
+    match code.as_deref() {
+        Some("NoSuchBucket") => Error::data(format!("{what}: the bucket does not exist"))
+            .with_hint("create the bucket, or fix the s3:// location (--lakehouse, --landing, VBDA_LAKEHOUSE, VBDA_LANDING)"),
+        Some("AccessDenied") | Some("AllAccessDisabled") | Some("Forbidden") => Error::data(format!("{what}: access denied"))
+            .with_hint("grant these credentials s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on the bucket"),
+        Some(c @ ("InvalidAccessKeyId" | "SignatureDoesNotMatch" | "InvalidToken")) => {
+            Error::data(format!("{what}: the credentials are not valid ({c})"))
+                .with_hint("check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS profile in use")
+        }
+        Some("ExpiredToken") | Some("TokenRefreshRequired") | Some("RequestExpired") => Error::data(format!("{what}: the credentials have expired"))
+            .with_hint("refresh the session credentials (aws sso login, a new STS token) and rerun"),
+        Some("PermanentRedirect") | Some("AuthorizationHeaderMalformed") | Some("IllegalLocationConstraintException") => {
+            Error::data(format!("{what}: the bucket is in another region"))
+                .with_hint("set AWS_REGION (or VBDA_S3_REGION, [s3] region) to the bucket's region")
+        }
+        Some(other) => Error::environment(format!("{what}: {other}: {}", message.unwrap_or_default()))
+            .with_hint("rerun; if it persists, check the bucket and the credentials' permissions"),
+        None => Error::environment(what),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::split_url;
+    use super::{Failure, describe, split_url};
+    use crate::error::ErrorKind;
+
+    fn answered(code: &str) -> crate::error::Error {
+        describe(Failure::Answered { code: Some(code.into()), message: Some("m".into()) }, "list the landing zone", "bkt")
+    }
+
+    /// The S3 answers moto cannot give (it ignores regions; STS tokens live 15 min or more)
+    /// are told apart by their codes like the ones the tests get from moto.
+    #[test]
+    fn each_s3_failure_gets_its_message_exit_code_and_hint() {
+        let cases = [
+            ("NoSuchBucket", "the bucket does not exist", ErrorKind::Data, "create the bucket"),
+            ("AccessDenied", "access denied", ErrorKind::Data, "s3:ListBucket"),
+            ("InvalidAccessKeyId", "the credentials are not valid", ErrorKind::Data, "AWS_ACCESS_KEY_ID"),
+            ("ExpiredToken", "the credentials have expired", ErrorKind::Data, "refresh"),
+            ("PermanentRedirect", "the bucket is in another region", ErrorKind::Data, "AWS_REGION"),
+            ("AuthorizationHeaderMalformed", "the bucket is in another region", ErrorKind::Data, "AWS_REGION"),
+            ("SlowDown", "SlowDown", ErrorKind::Environment, "rerun"),
+            ("InternalError", "InternalError", ErrorKind::Environment, "rerun"),
+        ];
+        for (code, says, kind, hint) in cases {
+            let e = answered(code);
+            assert!(e.message().starts_with("cannot list the landing zone in S3 bucket bkt: "), "{code}: {}", e.message());
+            assert!(e.message().contains(says), "{code}: {}", e.message());
+            assert_eq!(e.kind(), kind, "{code}");
+            assert!(e.hint().unwrap().contains(hint), "{code}: {:?}", e.hint());
+        }
+        let e = describe(Failure::Unreachable, "read an object", "bkt");
+        assert_eq!(e.kind(), ErrorKind::Environment);
+        assert!(e.message().contains("endpoint unreachable"));
+        let e = describe(Failure::TimedOut, "read an object", "bkt");
+        assert_eq!(e.kind(), ErrorKind::Environment);
+    }
 
     #[test]
     fn s3_urls_split_into_bucket_and_prefix() {

@@ -35,8 +35,17 @@ fn moto_server() -> PathBuf {
 
 impl Moto {
     fn start() -> Moto {
+        Moto::start_with_auth_after(None)
+    }
+
+    /// With `Some(n)`, moto checks signatures and IAM policies after the first n requests.
+    fn start_with_auth_after(free_requests: Option<u32>) -> Moto {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(moto_server())
+        let mut cmd = Command::new(moto_server());
+        if let Some(n) = free_requests {
+            cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
+        }
+        let child = cmd
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -180,13 +189,44 @@ fn the_whole_pipeline_on_s3_gives_the_same_gold_as_on_local_disk() {
     let objects = moto.upload(&generated, "landing", "events/");
     assert!(objects >= 2, "the generator wrote several files");
 
-    let ingested = ok_s3(&ctx, &moto, &["ingest"]);
+    // Several commits (one per file), so that optimize has files to compact.
+    let ingested = ok_s3(&ctx, &moto, &["ingest", "--batch-rows", "4000"]);
     ok_s3(&ctx, &moto, &["ingest", "--content", "c.csv"]);
     assert_eq!(ingested["files_ingested"].as_u64(), Some(objects as u64), "{ingested}");
     ok_s3(&ctx, &moto, &["bronze-to-silver", "--date", D]);
     ok_s3(&ctx, &moto, &["silver-to-gold", "--date", D]);
     ok_s3(&ctx, &moto, &["check", "--date", D]);
     ok_s3(&ctx, &moto, &["vacuum"]);
+
+    // The maintenance commands on S3: optimize, then a vacuum that really deletes (the
+    // compacted files), checkpoint, status, history, restore, and a backfill whose state
+    // file lives in the bucket.
+    let optimized = ok_s3(&ctx, &moto, &["optimize", "--table", "bronze.video_events"]);
+    let bronze_opt = &optimized["tables"][0];
+    assert!(bronze_opt["files_removed"].as_u64().unwrap() >= 2, "{optimized}");
+    let objects_under = |prefix: &str| {
+        let (_, body) = moto.http("GET", &format!("/lake?list-type=2&prefix={prefix}"), b"");
+        body.matches(".parquet</Key>").count()
+    };
+    let before = objects_under("warehouse/bronze/video_events/");
+    let vacuumed = ok_s3(&ctx, &moto, &["vacuum", "--table", "bronze.video_events", "--retention-hours", "0", "--force"]);
+    let removed = vacuumed["tables"][0]["files_removed"].as_u64().unwrap();
+    assert_eq!(removed, bronze_opt["files_removed"].as_u64().unwrap(), "{vacuumed}");
+    assert_eq!(objects_under("warehouse/bronze/video_events/"), before - removed as usize, "the files are gone from the bucket");
+    ok_s3(&ctx, &moto, &["checkpoint"]);
+    let status = ok_s3(&ctx, &moto, &["status"]);
+    let bronze_status = status["tables"].as_array().unwrap().iter().find(|t| t["table"] == "bronze.video_events").unwrap().clone();
+    assert_eq!(bronze_status["files"], bronze_opt["files_after"], "{status}");
+    let history = ok_s3(&ctx, &moto, &["history", "gold.daily_kpis"]);
+    let versions = history["entries"].as_array().unwrap().len();
+    assert!(versions >= 2, "{history}");
+    ok_s3(&ctx, &moto, &["restore", "gold.daily_kpis", "--version", "0"]);
+    assert_eq!(ok_s3(&ctx, &moto, &["show", "gold.daily_kpis", "--date", D])["rows"], serde_json::json!([]), "restored to the empty v0");
+    let backfill = ok_s3(&ctx, &moto, &["backfill", "--from", D, "--to", D]);
+    assert_eq!(backfill["done"], 1, "{backfill}");
+    assert!(backfill["state_file"].as_str().unwrap().starts_with("s3://lake/warehouse/_vbda/backfills/"), "{backfill}");
+    let again = ok_s3(&ctx, &moto, &["backfill", "--from", D, "--to", D]);
+    assert_eq!((again["done"].as_u64(), again["skipped"].as_u64()), (Some(0), Some(1)), "the state in the bucket is read back: {again}");
     let on_s3 = gold_rows(|a| ok_s3(&ctx, &moto, a));
 
     // The same on local disk.
@@ -333,4 +373,67 @@ fn s3_failures_name_the_bucket_and_exit_with_the_right_code() {
     assert_eq!(code, 3, "{json} {stderr}");
     let message = json["error"].as_str().unwrap_or(&stderr).to_string();
     assert!(message.contains("s3://lake/warehouse") && message.contains("unreachable"), "{json}");
+}
+
+/// `vbda stream` into a bronze table on S3 (the Kafka side is librdkafka's mock cluster): every
+/// message once, and a rerun adds nothing (the offsets live in the S3 table's log).
+#[test]
+fn stream_into_a_bronze_table_on_s3_is_exactly_once() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let moto = Moto::start();
+    moto.create_bucket("lake");
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("events", 2, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", &brokers).create().unwrap();
+    for i in 0..50 {
+        let payload = format!(r#"{{"event_id":"k{i}","event_type":"like","event_ts":"2025-01-01T10:00:00Z","user_id":"u","session_id":"s"}}"#);
+        producer.send(BaseRecord::<str, str>::to("events").partition(i % 2).key("s").payload(&payload)).unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    let ctx = TestContext::new();
+    let args = ["stream", "--brokers", &brokers, "--topic", "events", "--group", "g", "--until-caught-up", "--max-rows", "20", "--max-age-ms", "200"];
+    let out = ok_s3(&ctx, &moto, &args);
+    assert_eq!((out["rows_committed"].as_u64(), out["stopped_by"].as_str()), (Some(50), Some("caught up")), "{out}");
+    let again = ok_s3(&ctx, &moto, &args);
+    assert_eq!(again["rows_committed"], 0, "{again}");
+    let rows = ok_s3(&ctx, &moto, &["show", "bronze.video_events", "--limit", "1000"]);
+    assert_eq!(rows["rows"].as_array().unwrap().len(), 50);
+}
+
+/// With moto checking credentials: an unknown access key and a user without permissions each
+/// get their message, exit 1 and a hint, on the landing zone and on the lakehouse.
+#[test]
+fn invalid_and_denied_credentials_exit_1_with_a_hint() {
+    let moto = Moto::start_with_auth_after(Some(4));
+    let python = moto_server().with_file_name("python");
+    // Setup within the 4 unchecked requests: two buckets, a user, its access key.
+    let script = "import boto3, sys\nkw = dict(endpoint_url=sys.argv[1], aws_access_key_id='k', aws_secret_access_key='s', region_name='us-east-1')\ns3 = boto3.client('s3', **kw); iam = boto3.client('iam', **kw)\ns3.create_bucket(Bucket='lake'); s3.create_bucket(Bucket='landing')\niam.create_user(UserName='nobody')\nk = iam.create_access_key(UserName='nobody')['AccessKey']\nprint(k['AccessKeyId'], k['SecretAccessKey'])";
+    let out = Command::new(python).args(["-c", script, &moto.endpoint()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let keys = String::from_utf8(out.stdout).unwrap();
+    let (key, secret) = keys.trim().split_once(' ').unwrap();
+    let ctx = TestContext::new();
+    let run = |key: &str, secret: &str, args: &[&str]| {
+        let out = s3_vbda(&ctx, &moto, args).env("AWS_ACCESS_KEY_ID", key).env("AWS_SECRET_ACCESS_KEY", secret).output().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!text.contains(secret), "the secret was printed: {text}");
+        (out.status.code(), json)
+    };
+    let local = ctx.lakehouse();
+    let landing_only = ["ingest", "--lakehouse", local.to_str().unwrap()];
+    let (code, json) = run("AKIAUNKNOWNKEY000000", "wrong-secret-value", &landing_only);
+    assert_eq!(code, Some(1), "{json}");
+    assert_eq!(json["error"], "cannot list the landing zone in S3 bucket landing: the credentials are not valid (InvalidAccessKeyId)", "{json}");
+    assert!(json["hint"].as_str().unwrap().contains("AWS_ACCESS_KEY_ID"), "{json}");
+    let (code, json) = run(key, secret, &landing_only);
+    assert_eq!(code, Some(1), "{json}");
+    assert_eq!(json["error"], "cannot list the landing zone in S3 bucket landing: access denied", "{json}");
+    let (code, json) = run(key, secret, &["status"]);
+    assert_eq!(code, Some(1), "{json}");
+    let message = json["error"].as_str().unwrap();
+    assert!(message.contains("s3://lake/warehouse/") && message.ends_with("access denied"), "{json}");
 }
