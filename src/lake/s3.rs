@@ -37,7 +37,11 @@ impl S3Access {
                     loader = loader.endpoint_url(endpoint);
                 }
                 let shared = loader.load().await;
-                let mut config = aws_sdk_s3::config::Builder::from(&shared);
+                // Objects uploaded in parts carry part-level checksums the SDK cannot check
+                // (it warns on every read): check checksums when a request asks, and rely on
+                // the size check and the ETag (If-Match) for landing objects.
+                let mut config = aws_sdk_s3::config::Builder::from(&shared)
+                    .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired);
                 if self.endpoint.is_some() {
                     config = config.force_path_style(true);
                 }
