@@ -98,7 +98,7 @@ impl Error {
         let mut next: Option<&(dyn std::error::Error + 'static)> =
             self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
         while let Some(err) = next {
-            let text = err.to_string();
+            let text = redact_signing(&err.to_string());
             // Many libraries repeat their cause in their own message; keep the chain readable.
             if out.last() != Some(&text) {
                 out.push(text);
@@ -186,7 +186,7 @@ fn storage_problem(text: &str, what: &str) -> Option<Error> {
             .with_hint("check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS profile in use")
     } else if has("ExpiredToken") || has("TokenRefreshRequired") {
         Error::data(format!("{what}: the credentials have expired")).with_hint("refresh the session credentials and rerun")
-    } else if has("PermanentRedirect") || has("AuthorizationHeaderMalformed") {
+    } else if has("PermanentRedirect") || has("AuthorizationHeaderMalformed") || has("incorrectly configured region") {
         Error::data(format!("{what}: the bucket is in another region"))
             .with_hint("set AWS_REGION (or VBDA_S3_REGION, [s3] region) to the bucket's region")
     } else if has("Connection refused") || has("error sending request") || has("dns error") || has("tcp connect error") {
@@ -196,4 +196,45 @@ fn storage_problem(text: &str, what: &str) -> Option<Error> {
         return None;
     };
     Some(e)
+}
+
+/// S3 error bodies (SignatureDoesNotMatch) echo the canonical request, which carries the
+/// session token (`x-amz-security-token`): cut those parts out of any text shown.
+pub fn redact_signing(text: &str) -> String {
+    let mut out = text.to_string();
+    for tag in ["CanonicalRequest", "CanonicalRequestBytes", "StringToSign", "StringToSignBytes"] {
+        let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+        let mut from = 0;
+        while let Some(found) = out[from..].find(&open) {
+            let body = from + found + open.len();
+            let end = out[body..].find(&close).map_or(out.len(), |e| body + e);
+            out.replace_range(body..end, "<redacted>");
+            from = body + "<redacted>".len();
+        }
+    }
+    const TOKEN: &str = "x-amz-security-token";
+    let mut from = 0;
+    while let Some(found) = out[from..].to_ascii_lowercase().find(TOKEN) {
+        let value = from + found + TOKEN.len() + 1;
+        if value > out.len() || !out.is_char_boundary(value) {
+            break;
+        }
+        let end = out[value..].find(['\n', '<', '&', ' ', '"']).map_or(out.len(), |e| value + e);
+        out.replace_range(value..end, "<redacted>");
+        from = value + "<redacted>".len();
+    }
+    out
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    #[test]
+    fn signing_details_and_session_tokens_are_cut_from_causes() {
+        let body = "403: <Error><Code>SignatureDoesNotMatch</Code><StringToSign>AWS4 abc</StringToSign><CanonicalRequest>GET\n/x\nx-amz-security-token:SECRETTOKEN\n</CanonicalRequest></Error>";
+        let shown = super::redact_signing(body);
+        assert!(!shown.contains("SECRETTOKEN") && !shown.contains("AWS4 abc"), "{shown}");
+        assert!(shown.contains("SignatureDoesNotMatch"), "{shown}");
+        let plain = super::redact_signing("GET /x?X-Amz-Security-Token=SECRETTOKEN&y=1");
+        assert!(!plain.contains("SECRETTOKEN"), "{plain}");
+    }
 }

@@ -78,7 +78,10 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     let failure = match &err {
-        SdkError::DispatchFailure(_) => Failure::Unreachable,
+        SdkError::DispatchFailure(d) if d.is_io() => Failure::Unreachable,
+        SdkError::DispatchFailure(d) if d.is_timeout() => Failure::TimedOut,
+        // The SDK reports a credential chain that found nothing as a dispatch failure.
+        SdkError::DispatchFailure(_) => Failure::NotBuilt,
         SdkError::TimeoutError(_) => Failure::TimedOut,
         SdkError::ConstructionFailure(_) => Failure::NotBuilt,
         _ => Failure::Answered { code: err.code().map(str::to_string), message: err.message().map(str::to_string) },
@@ -102,7 +105,7 @@ fn describe(failure: Failure, operation: &str, bucket: &str) -> Error {
         Failure::Unreachable => return Error::environment(format!("{what}: endpoint unreachable")).with_hint(unreachable),
         Failure::TimedOut => return Error::environment(format!("{what}: timed out")).with_hint(unreachable),
         Failure::NotBuilt => {
-            return Error::data(format!("{what}: the request could not be built (no credentials or region?)"))
+            return Error::data(format!("{what}: no usable AWS credentials or settings"))
                 .with_hint("provide AWS credentials (environment, ~/.aws profile, web identity or instance role) and a region");
         }
         Failure::Answered { code, message } => (code, message),

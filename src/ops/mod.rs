@@ -52,6 +52,19 @@ pub fn ingest_summary(r: &ingest::IngestReport) -> String {
 pub fn ingest_problems(r: &ingest::IngestReport, reingest_changed: bool) -> Option<crate::Error> {
     let changed = if reingest_changed { 0 } else { r.files_changed.len() };
     let unreadable = r.files_unreadable.len();
+    if !r.files_unavailable.is_empty() {
+        // The storage failed, not the files: exit 3, so that schedulers retry.
+        let first = &r.files_unavailable[0];
+        return Some(
+            crate::Error::environment(format!(
+                "{} landing object(s) could not be fetched (first: {}: {}); everything else was committed",
+                r.files_unavailable.len(),
+                first.file,
+                first.reason
+            ))
+            .with_hint("rerun when the store answers again: the objects not fetched are read then, none twice"),
+        );
+    }
     if changed == 0 && unreadable == 0 {
         return None;
     }

@@ -11,6 +11,7 @@
 //!   version, and a commit that races another for the same partition fails Delta's
 //!   transaction check and is trimmed and retried, so two workers in one group (during a
 //!   rebalance) never write a message twice.
+//!
 //! A crash at any moment therefore loses nothing (uncommitted messages are read again) and
 //! duplicates nothing (committed ones are skipped).
 //!
@@ -178,10 +179,29 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
             last_lag = Instant::now();
         }
         if s.until_caught_up && stop.is_none() && batch.is_empty() {
+            // Where this worker's consumer stands on the partitions it holds: past a target it
+            // has read everything there is below it, even when the last offsets were not
+            // messages (transaction markers) and so never reach bronze.
+            let positions: HashMap<(String, i32), i64> = consumer
+                .position()
+                .map(|tpl| {
+                    tpl.elements()
+                        .iter()
+                        .filter_map(|e| match e.offset() {
+                            Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             let behind = |recorded: &lake::txn::RecordedTransactions| -> Vec<(String, i32)> {
                 let mut v: Vec<_> = targets
                     .iter()
-                    .filter(|(tp, end)| recorded.versions.get(&app_id(&tp.0, tp.1)).copied().unwrap_or(0) < **end)
+                    .filter(|(tp, end)| {
+                        let in_bronze = recorded.versions.get(&app_id(&tp.0, tp.1)).copied().unwrap_or(0);
+                        let read = if assigned.contains(tp) { positions.get(*tp).copied().unwrap_or(0) } else { 0 };
+                        in_bronze.max(read) < **end
+                    })
                     .map(|(tp, _)| tp.clone())
                     .collect();
                 v.sort();
@@ -195,19 +215,23 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
                 recorded.refresh(&table).await?;
                 left = behind(&recorded);
             }
-            let done: i64 = targets.keys().map(|tp| recorded.versions.get(&app_id(&tp.0, tp.1)).copied().unwrap_or(0)).sum();
-            if done != progress.0 || left.iter().any(|tp| assigned.contains(tp)) {
-                progress = (done, Instant::now());
+            let moved: i64 = targets.keys().map(|tp| recorded.versions.get(&app_id(&tp.0, tp.1)).copied().unwrap_or(0)).sum::<i64>()
+                + positions.values().sum::<i64>();
+            if moved != progress.0 {
+                progress = (moved, Instant::now());
             }
             if left.is_empty() {
                 stop = Some("caught up");
             } else if progress.1.elapsed() > STALL_LIMIT {
                 let list = left.iter().map(|(t, p)| format!("{t}/{p}")).collect::<Vec<_>>().join(", ");
                 return Err(Error::environment(format!(
-                    "not caught up: {list} still behind, not assigned to this worker and not advanced by any other for {} s",
+                    "not caught up: {list} still behind their end offsets, and nothing moved for {} s (neither this worker's reads nor bronze)",
                     STALL_LIMIT.as_secs()
                 ))
-                .with_hint(format!("check the consumer group {} (`vbda status`) and its members; rerun: bronze holds what was committed", s.group)));
+                .with_hint(format!(
+                    "check the brokers and the consumer group {} (`vbda status`: lag, members); rerun: bronze holds what was committed",
+                    s.group
+                )));
             }
         }
         let age_left = match batch.opened {
@@ -250,10 +274,9 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
         // BaseConsumer's per-message wake-ups cost more CPU than the rest of the stream).
         let room = s.max_rows.saturating_sub(batch.rows.len()).max(1);
         let wait = age_left.clamp(Duration::from_millis(1), Duration::from_millis(100));
+        let mut taken = 0;
         let polled = tokio::task::block_in_place(|| {
-            let mut sought: Vec<(String, i32)> = Vec::new();
             let mut timeout = wait;
-            let mut taken = 0;
             while taken < room && batch.bytes < s.max_bytes {
                 let m = match consumer.poll(timeout) {
                     None => return Ok(()),
@@ -265,9 +288,6 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
                 report.messages += 1;
                 metrics.messages.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let tp = (m.topic().to_string(), m.partition());
-                if sought.contains(&tp) {
-                    continue; // read before the seek: the next poll brings the sought ones
-                }
                 let offset = m.offset();
                 // The next offset bronze needs: after this batch's, else what bronze recorded,
                 // else the partition's start (a seek to 0 lands on the oldest retained message).
@@ -285,8 +305,9 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
                         seek_error = Some(Error::environment(format!("cannot seek {}/{} to {expected}", tp.0, tp.1)).with_source(e));
                         return Ok(());
                     }
-                    aligned.insert(tp.clone(), true);
-                    sought.push(tp);
+                    // librdkafka drops what it fetched before the seek (its messages carry an
+                    // older version), so the next message of this partition is `expected`'s.
+                    aligned.insert(tp, true);
                     continue;
                 }
                 aligned.insert(tp.clone(), true);
@@ -318,7 +339,9 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
             return Err(e);
         }
         match polled {
-            Ok(()) => failing_since = None,
+            // Only messages prove that Kafka is back: an empty poll is not a success.
+            Ok(()) if taken > 0 => failing_since = None,
+            Ok(()) => {}
             // Brokers going away and coming back is routine: librdkafka reconnects, so keep
             // going (nothing is lost: offsets come from bronze). Only give up when it lasts, so
             // that a scheduled --until-caught-up run ends.
@@ -408,13 +431,17 @@ fn current_assignment(consumer: &BaseConsumer) -> Vec<(String, i32)> {
     out
 }
 
-/// Whether the open batch takes every assigned partition to its end offset (then it is
-/// committed at once instead of waiting for its age).
+/// Whether the open batch takes this worker's partitions to their end offsets, moving at
+/// least one of them there (then it is committed at once instead of waiting for its age; once
+/// there, later messages wait for the batch's age like any others).
 fn caught_up_with(batch: &Batch, recorded: &lake::txn::RecordedTransactions, assigned: &[(String, i32)], targets: &HashMap<(String, i32), i64>) -> bool {
-    assigned.iter().all(|tp| {
-        let next = batch.next.get(tp).copied().or_else(|| recorded.versions.get(&app_id(&tp.0, tp.1)).copied()).unwrap_or(0);
-        targets.get(tp).is_none_or(|end| next >= *end)
-    })
+    let done = |tp: &(String, i32)| recorded.versions.get(&app_id(&tp.0, tp.1)).copied().unwrap_or(0);
+    let crosses = batch.next.iter().any(|(tp, n)| targets.get(tp).is_some_and(|end| done(tp) < *end && n >= end));
+    crosses
+        && assigned.iter().all(|tp| {
+            let next = batch.next.get(tp).copied().unwrap_or_else(|| done(tp));
+            targets.get(tp).is_none_or(|end| next >= *end)
+        })
 }
 
 /// The end offset (high watermark) of every partition of the topics, for `--until-caught-up`.

@@ -263,6 +263,9 @@ fn a_landing_zone_of_more_than_a_thousand_objects_is_listed_page_by_page() {
         moto.put("landing", &format!("events/part-{i:05}.ndjson"), line.as_bytes());
     }
     moto.put("landing", "events/_SUCCESS", b"");
+    // A Delta table placed under the landing prefix is not input (its data files neither).
+    moto.put("landing", "events/lake/t/_delta_log/00000000000000000000.json", b"{}\n");
+    moto.put("landing", "events/lake/t/date=x/part-0.ndjson", b"{\"event_id\":\"in-a-table\"}\n");
     moto.put("landing", "events/.staging/part-x.ndjson", b"{}\n");
     let ctx = TestContext::new();
     let out = ok_s3(&ctx, &moto, &["ingest"]);
@@ -367,8 +370,23 @@ fn s3_failures_name_the_bucket_and_exit_with_the_right_code() {
     assert_ne!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("no-such-lake"), "{text}");
     assert!(!text.contains("vbda-test-secret"), "{text}");
-    // The endpoint is unreachable: it may pass (exit 3).
+    // No credentials anywhere in the chain: the user must provide them (exit 1).
+    let local = ctx.lakehouse();
+    let out = s3_vbda(&ctx, &moto, &["ingest", "--lakehouse", local.to_str().unwrap()])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONFIG_FILE", ctx.dir.path().join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", ctx.dir.path().join("no-credentials"))
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(1), "{json}");
+    assert!(json["error"].as_str().unwrap().contains("no usable AWS credentials"), "{json}");
+    // The endpoint is unreachable: it may pass (exit 3), for the landing zone and the tables.
     moto.stop();
+    let (code, json, stderr) = run_s3(&ctx, &moto, &["ingest", "--lakehouse", local.to_str().unwrap()]);
+    assert_eq!(code, 3, "{json} {stderr}");
+    assert_eq!(json["error"], "cannot list the landing zone in S3 bucket landing: endpoint unreachable", "{json}");
     let (code, json, stderr) = run_s3(&ctx, &moto, &["ingest"]);
     assert_eq!(code, 3, "{json} {stderr}");
     let message = json["error"].as_str().unwrap_or(&stderr).to_string();

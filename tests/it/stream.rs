@@ -292,3 +292,32 @@ fn a_broker_that_goes_away_and_comes_back_loses_nothing() {
     assert!(counts.values().all(|n| *n == 1), "no message twice");
     assert_eq!(payloads, expected(60));
 }
+
+/// A transactional producer leaves a commit marker after its messages: the partition's end
+/// offset is one past the last message, which never reaches bronze. `--until-caught-up` still
+/// stops (this worker has read past the marker) with every message once.
+#[test]
+fn until_caught_up_stops_after_transaction_markers() {
+    use rdkafka::producer::BaseProducer;
+    let (_cluster, brokers) = cluster();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("transactional.id", "vbda-test-tx")
+        .create()
+        .unwrap();
+    producer.init_transactions(Duration::from_secs(10)).unwrap();
+    producer.begin_transaction().unwrap();
+    for i in 0..12 {
+        let payload = event(i);
+        producer.send(BaseRecord::<str, str>::to(TOPIC).partition((i % 3) as i32).key("s").payload(&payload)).unwrap();
+    }
+    producer.commit_transaction(Duration::from_secs(10)).unwrap();
+    let ctx = TestContext::new();
+    let started = std::time::Instant::now();
+    let out = ctx.run_json(&stream_args(&brokers, &["--until-caught-up"]));
+    assert_eq!((out["rows_committed"].as_u64(), out["stopped_by"].as_str()), (Some(12), Some("caught up")), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(30), "stopped promptly: {:?}", started.elapsed());
+    let (counts, payloads) = bronze_offsets(&ctx);
+    assert!(counts.values().all(|n| *n == 1));
+    assert_eq!(payloads, expected(12));
+}

@@ -40,6 +40,9 @@ pub enum ReadProblem {
     InFlight,
     /// It cannot be read (permissions, I/O): reported, tried again next run.
     Failed(String),
+    /// The store failed to serve it (unreachable, throttled, server error, read broke off):
+    /// not the object's fault; tried again next run, and the run exits 3.
+    Unavailable(String),
 }
 
 /// A landing zone.
@@ -126,7 +129,14 @@ impl Landing {
                         return Err(match e.code() {
                             Some("NoSuchKey") => ReadProblem::Vanished,
                             Some("PreconditionFailed") => ReadProblem::InFlight,
-                            _ => ReadProblem::Failed(s3::error(e, "read an object", bucket).to_string()),
+                            _ => {
+                                let e = s3::error(e, &format!("read {key}"), bucket);
+                                let text = format!("{}{}", e.message(), e.hint().map(|h| format!(" (hint: {h})")).unwrap_or_default());
+                                match e.kind() {
+                                    crate::error::ErrorKind::Environment => ReadProblem::Unavailable(text),
+                                    _ => ReadProblem::Failed(text),
+                                }
+                            }
                         });
                     }
                 };
@@ -134,7 +144,7 @@ impl Landing {
                     .body
                     .collect()
                     .await
-                    .map_err(|e| ReadProblem::Failed(format!("reading s3://{bucket}/{key} broke off: {e}")))?
+                    .map_err(|e| ReadProblem::Unavailable(format!("reading s3://{bucket}/{key} broke off: {e}")))?
                     .into_bytes();
                 if bytes.len() as u64 != object.size {
                     return Err(ReadProblem::InFlight);
@@ -148,12 +158,18 @@ impl Landing {
 /// Every data object under an S3 prefix, a page (1,000 keys) at a time.
 async fn list_s3(access: &S3Access, bucket: &str, prefix: &str) -> Result<Vec<LandingObject>> {
     let mut out = Vec::new();
+    let mut seen_logs = std::collections::BTreeSet::new();
     let mut pages = access.client().await.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| s3::error(e, "list the landing zone", bucket))?;
         for object in page.contents() {
             let Some(key) = object.key() else { continue };
             let relative = key.strip_prefix(prefix).unwrap_or(key);
+            if let Some(at) = relative.find("_delta_log/") {
+                if at == 0 || relative[..at].ends_with('/') {
+                    seen_logs.insert(relative[..at].to_string());
+                }
+            }
             // The same names are skipped as in a local folder, in any part of the key (a
             // "folder" named _delta_log or .staging holds no input).
             if relative.is_empty() || relative.ends_with('/') || relative.split('/').any(is_ignored) {
@@ -169,6 +185,10 @@ async fn list_s3(access: &S3Access, bucket: &str, prefix: &str) -> Result<Vec<La
             });
         }
     }
+    // A Delta table under the prefix (a lakehouse placed there) is never input, as locally:
+    // drop every key under a folder that holds a `_delta_log/`.
+    let tables: Vec<String> = seen_logs.into_iter().collect();
+    out.retain(|o| !tables.iter().any(|t| o.relative.starts_with(t.as_str())));
     out.sort_by(|a, b| a.uri.cmp(&b.uri));
     Ok(out)
 }

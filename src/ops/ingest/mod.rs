@@ -93,6 +93,8 @@ pub struct IngestReport {
     pub files_empty: Vec<String>,
     /// Files whose content could not be read; nothing of them was committed.
     pub files_unreadable: Vec<SkippedFile>,
+    /// Objects the store failed to serve this time (S3 errors, broken-off reads): retried next run.
+    pub files_unavailable: Vec<SkippedFile>,
     /// Files ignored because their extension is not a data format.
     pub files_ignored: Vec<String>,
     /// Files still being written (changed while read, or empty and recent) or gone before
@@ -197,6 +199,10 @@ pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettin
             Loaded::Problem(ReadProblem::InFlight) => {
                 info!(file = %object.uri, "Landing file is still being written; left for the next run.");
                 report.files_in_flight.push(object.uri.clone());
+            }
+            Loaded::Problem(ReadProblem::Unavailable(reason)) => {
+                warn!(file = %object.uri, %reason, "Cannot fetch landing object; left for the next run.");
+                report.files_unavailable.push(SkippedFile { file: object.uri.clone(), reason });
             }
             Loaded::Problem(ReadProblem::Failed(reason)) | Loaded::Unparseable(reason) => {
                 warn!(file = %object.uri, %reason, "Cannot read landing file; skipped, nothing of it committed.");
