@@ -200,6 +200,9 @@ struct StreamArgs {
     /// Stop once the end offsets seen at start are committed
     #[arg(long)]
     until_caught_up: bool,
+    /// With --until-caught-up: fail (exit 3) after this many seconds in which nothing moves
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    stall_timeout: u64,
     /// Close a batch at this many rows
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     max_rows: usize,
@@ -612,6 +615,7 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
                 max_bytes: a.max_bytes,
                 max_age: std::time::Duration::from_millis(a.max_age_ms),
                 until_caught_up: a.until_caught_up,
+                stall_timeout: std::time::Duration::from_secs(a.stall_timeout),
                 metrics_addr,
                 args,
             };

@@ -45,10 +45,6 @@ use crate::ops::ingest::parse::probe;
 
 const BRONZE: &str = "bronze.video_events";
 
-/// `--until-caught-up` gives up (exit 3) when the partitions still behind are not assigned to
-/// this worker and nobody has moved them forward for this long: a consumer group that does
-/// not hand them out (a wedged coordinator) must not pass for caught up.
-const STALL_LIMIT: Duration = Duration::from_secs(60);
 
 /// How often an idle `--until-caught-up` worker re-reads bronze for other workers' commits.
 const PEER_REFRESH: Duration = Duration::from_secs(1);
@@ -66,6 +62,10 @@ pub struct StreamSettings {
     pub max_bytes: usize,
     pub max_age: Duration,
     pub until_caught_up: bool,
+    /// `--until-caught-up` gives up (exit 3) when nothing moves for this long (neither this
+    /// worker's reads nor bronze): a consumer group that hands out nothing, a leader that is
+    /// down, must not pass for caught up, nor hang a scheduled run.
+    pub stall_timeout: Duration,
     /// Serve Prometheus metrics here.
     pub metrics_addr: Option<String>,
     pub args: Vec<String>,
@@ -222,11 +222,11 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
             }
             if left.is_empty() {
                 stop = Some("caught up");
-            } else if progress.1.elapsed() > STALL_LIMIT {
+            } else if progress.1.elapsed() > s.stall_timeout {
                 let list = left.iter().map(|(t, p)| format!("{t}/{p}")).collect::<Vec<_>>().join(", ");
                 return Err(Error::environment(format!(
                     "not caught up: {list} still behind their end offsets, and nothing moved for {} s (neither this worker's reads nor bronze)",
-                    STALL_LIMIT.as_secs()
+                    s.stall_timeout.as_secs()
                 ))
                 .with_hint(format!(
                     "check the brokers and the consumer group {} (`vbda status`: lag, members); rerun: bronze holds what was committed",

@@ -321,3 +321,39 @@ fn until_caught_up_stops_after_transaction_markers() {
     assert!(counts.values().all(|n| *n == 1));
     assert_eq!(payloads, expected(12));
 }
+
+/// `--until-caught-up` must neither hang nor pass for caught up when the group hands it
+/// nothing: a frozen member (SIGSTOP, long session) holds every partition while messages wait;
+/// the run fails with exit 3 after `--stall-timeout` seconds in which nothing moved.
+#[test]
+fn until_caught_up_fails_with_exit_3_when_nothing_moves() {
+    let (_cluster, brokers) = cluster();
+    produce(&brokers, 0, 30);
+    let ctx = TestContext::new();
+    let mut frozen = ctx.vbda().args(stream_args(&brokers, &["-q", "-X", "session.timeout.ms=45000"])).spawn().unwrap();
+    let log = ctx.lakehouse().join("bronze/video_events/_delta_log");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::fs::read_dir(&log).map(|d| d.count()).unwrap_or(0) < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::process::Command::new("kill").args(["-STOP", &frozen.id().to_string()]).status();
+    produce(&brokers, 30, 60);
+    let started = std::time::Instant::now();
+    let (json, _) = ctx.run_json_code(&stream_args(&brokers, &["--until-caught-up", "--stall-timeout", "5"]), 3);
+    let _ = std::process::Command::new("kill").args(["-CONT", &frozen.id().to_string()]).status();
+    let _ = frozen.kill();
+    let _ = frozen.wait();
+    let message = json["error"].as_str().unwrap();
+    assert!(message.starts_with("not caught up: events/") && message.contains("nothing moved for 5 s"), "{json}");
+    assert!(started.elapsed() < Duration::from_secs(40), "gave up in time: {:?}", started.elapsed());
+    // Nothing was lost: a normal run later takes the rest.
+    // (In a new group: the killed member holds the old one's partitions for 45 s more.)
+    let mut args = stream_args(&brokers, &["--until-caught-up"]);
+    let group = args.iter().position(|a| *a == "--group").unwrap() + 1;
+    args[group] = "other";
+    let out = ctx.run_json(&args);
+    assert_eq!(out["stopped_by"], "caught up", "{out}");
+    let (counts, payloads) = bronze_offsets(&ctx);
+    assert!(counts.values().all(|n| *n == 1));
+    assert_eq!(payloads, expected(60));
+}
