@@ -20,7 +20,7 @@ events="${1:-200000}"; runs="${2:-3}"
 work="${BENCH_DIR:-$root/bench-data/s3}"
 rm -rf "$work" && mkdir -p "$work"
 export VBDA_PROJECT="$root"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "$work/moto.log" 2>&1 &
 moto=$!
 trap 'kill $moto 2>/dev/null || true' EXIT

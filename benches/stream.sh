@@ -30,7 +30,7 @@ events="${1:-1000000}"; runs="${2:-3}"; rate="${3:-10000}"; seconds="${4:-30}"
 work="${BENCH_DIR:-$root/bench-data/stream}"
 rm -rf "$work" && mkdir -p "$work"
 export VBDA_PROJECT="$root"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 (cd "$work" && exec "$tansu" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
   --storage-engine memory://tansu/ > "$work/tansu.log" 2>&1) &
 broker=$!
@@ -72,7 +72,7 @@ print(f"throughput ({len(rows)} runs, medians): {med(0):,.0f} events/s, {med(1):
 PY
 
 "$tansu" topic create steady --partitions 4 --broker "tcp://$brokers" > /dev/null
-mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mport=$(free_port)
 /usr/bin/time -f "%e %M %U %S" -o "$work/time.txt" "$vbda" -q --lakehouse "$work/lake-steady" --output json stream \
   --brokers "$brokers" --topic steady --group steady --max-age-ms 1000 --metrics-addr "127.0.0.1:$mport" \
   -X fetch.wait.max.ms=10 > "$work/steady.json" &

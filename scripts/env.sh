@@ -6,3 +6,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 if command -v mold >/dev/null 2>&1 && [ -z "${RUSTFLAGS:-}" ]; then
   export RUSTFLAGS="-C link-arg=-fuse-ld=mold"
 fi
+
+# A free TCP port on 127.0.0.1 (for brokers and servers the benchmarks start).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}

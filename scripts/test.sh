@@ -24,26 +24,25 @@ if [ ! -x "$VBDA_TANSU_ROOT/bin/tansu" ]; then
   env -u CARGO_TARGET_DIR cargo install tansu@0.6.0 --locked --features dynostore --root "$VBDA_TANSU_ROOT" >&2
 fi
 
-# Real Airflow for the DAG tests, in a virtual environment kept between runs (pinned version).
-AIRFLOW_VERSION=3.3.2
-export VBDA_AIRFLOW_VENV="${VBDA_AIRFLOW_VENV:-$HOME/.cache/vbda-airflow-venv}"
-if [ "$("$VBDA_AIRFLOW_VENV/bin/python" -c 'import airflow; print(airflow.__version__)' 2>/dev/null)" != "$AIRFLOW_VERSION" ]; then
-  echo "== installing apache-airflow==$AIRFLOW_VERSION into $VBDA_AIRFLOW_VENV" >&2
-  rm -rf "$VBDA_AIRFLOW_VENV"
-  python3 -m venv "$VBDA_AIRFLOW_VENV"
-  "$VBDA_AIRFLOW_VENV/bin/pip" install -q "apache-airflow==$AIRFLOW_VERSION"
-fi
+# A pinned Python package in its own virtual environment kept between runs: VENV MODULE VERSION SPEC.
+venv_with() {
+  local venv=$1 module=$2 version=$3 spec=$4
+  if [ "$("$venv/bin/python" -c "import $module; print($module.__version__)" 2>/dev/null)" != "$version" ]; then
+    echo "== installing $spec into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "$spec"
+  fi
+}
 
-# A real S3 endpoint for the S3 tests: moto_server (moto[server] from PyPI) in its own venv
+# Real Airflow for the DAG tests.
+export VBDA_AIRFLOW_VENV="${VBDA_AIRFLOW_VENV:-$HOME/.cache/vbda-airflow-venv}"
+venv_with "$VBDA_AIRFLOW_VENV" airflow 3.3.2 "apache-airflow==3.3.2"
+
+# A real S3 endpoint for the S3 tests: moto_server (moto[server] from PyPI), in its own venv
 # (its Flask/Werkzeug pins would fight Airflow's).
-MOTO_VERSION=5.2.5
 export VBDA_MOTO_VENV="${VBDA_MOTO_VENV:-$HOME/.cache/vbda-moto-venv}"
-if [ "$("$VBDA_MOTO_VENV/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]; then
-  echo "== installing moto[server]==$MOTO_VERSION into $VBDA_MOTO_VENV" >&2
-  rm -rf "$VBDA_MOTO_VENV"
-  python3 -m venv "$VBDA_MOTO_VENV"
-  "$VBDA_MOTO_VENV/bin/pip" install -q "moto[server]==$MOTO_VERSION"
-fi
+venv_with "$VBDA_MOTO_VENV" moto 5.2.5 "moto[server]==5.2.5"
 
 start=$(date +%s)
 echo "== cargo build --tests (target: $CARGO_TARGET_DIR)" >&2

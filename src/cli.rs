@@ -188,15 +188,8 @@ struct IngestArgs {
 
 #[derive(Debug, Args)]
 struct StreamArgs {
-    /// Kafka bootstrap servers [env: VBDA_BROKERS]
-    #[arg(long)]
-    brokers: Option<String>,
-    /// Topic(s) to consume [env: VBDA_TOPIC]
-    #[arg(long)]
-    topic: Option<String>,
-    /// Consumer group [env: VBDA_GROUP]
-    #[arg(long)]
-    group: Option<String>,
+    #[command(flatten)]
+    source: KafkaSourceArgs,
     /// Stop once the end offsets seen at start are committed
     #[arg(long)]
     until_caught_up: bool,
@@ -315,15 +308,31 @@ struct StatusArgs {
     /// Only this table (layer.name); default all
     #[arg(long)]
     table: Option<String>,
-    /// Kafka bootstrap servers of the stream, for its lag [env: VBDA_BROKERS] [vbda.toml: stream.brokers]
+    /// The stream's Kafka source: with brokers and topic known, status shows its consumer lag
+    #[command(flatten)]
+    source: KafkaSourceArgs,
+}
+
+/// Where `vbda stream` reads, shared by `stream` and `status` (for the lag).
+#[derive(Debug, Args)]
+struct KafkaSourceArgs {
+    /// Kafka bootstrap servers [env: VBDA_BROKERS] [vbda.toml: stream.brokers]
     #[arg(long)]
     brokers: Option<String>,
-    /// The stream's topic(s), comma-separated [env: VBDA_TOPIC] [vbda.toml: stream.topic]
+    /// Topic(s), comma-separated [env: VBDA_TOPIC] [vbda.toml: stream.topic]
     #[arg(long)]
     topic: Option<String>,
-    /// The stream's consumer group [env: VBDA_GROUP] [vbda.toml: stream.group]
+    /// Consumer group [env: VBDA_GROUP] [vbda.toml: stream.group] [default: vbda-stream]
     #[arg(long)]
     group: Option<String>,
+}
+
+/// The consumer group `vbda stream` joins unless told otherwise.
+const DEFAULT_GROUP: &str = "vbda-stream";
+
+/// The consumer group: flag > VBDA_GROUP > vbda.toml > vbda-stream.
+fn stream_group(a: &KafkaSourceArgs, file: &crate::settings::StreamConfig) -> Result<String> {
+    Ok(resolve(a.group.clone(), "VBDA_GROUP", file.group.clone(), Some(DEFAULT_GROUP.to_string()))?.value.unwrap_or_default())
 }
 
 #[derive(Debug, Args)]
@@ -604,8 +613,8 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
         Command::Stream(a) => {
             let file = &project.config.stream;
             let metrics_addr = resolve(a.metrics_addr.clone(), "VBDA_METRICS_ADDR", file.metrics_addr.clone(), None)?.value;
-            let (brokers, topic) = kafka_target(a.brokers.clone(), a.topic.clone(), file)?;
-            let group = resolve(a.group.clone(), "VBDA_GROUP", file.group.clone(), Some("vbda-stream".to_string()))?.value.unwrap_or_default();
+            let (brokers, topic) = kafka_target(a.source.brokers.clone(), a.source.topic.clone(), file)?;
+            let group = stream_group(&a.source, file)?;
             let settings = ops::stream::StreamSettings {
                 brokers,
                 topics: topic_list(&topic),
@@ -678,15 +687,13 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
         }
         Command::Status(a) => {
             let file = &project.config.stream;
-            let brokers = resolve(a.brokers.clone(), "VBDA_BROKERS", file.brokers.clone(), None)?.value;
-            let topic = resolve(a.topic.clone(), "VBDA_TOPIC", file.topic.clone(), None)?.value;
-            let group = resolve(a.group.clone(), "VBDA_GROUP", file.group.clone(), None)?.value;
-            let source = match (brokers, topic, group) {
-                (Some(brokers), Some(topic), Some(group)) => Some(ops::maintain::StreamSource {
-                    brokers,
-                    topics: topic_list(&topic),
-                    group,
-                }),
+            let brokers = resolve(a.source.brokers.clone(), "VBDA_BROKERS", file.brokers.clone(), None)?.value;
+            let topic = resolve(a.source.topic.clone(), "VBDA_TOPIC", file.topic.clone(), None)?.value;
+            // The lag of the group the stream uses, its default included.
+            let source = match (brokers, topic) {
+                (Some(brokers), Some(topic)) => {
+                    Some(ops::maintain::StreamSource { brokers, topics: topic_list(&topic), group: stream_group(&a.source, file)? })
+                }
                 _ => None,
             };
             let report = ops::maintain::status(&lakehouse()?, &catalog()?, a.table.as_deref(), source.as_ref()).await?;

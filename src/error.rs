@@ -149,7 +149,9 @@ where
 pub fn from_delta(err: deltalake::DeltaTableError, what: impl Into<String>) -> Error {
     use deltalake::DeltaTableError as D;
     let what = what.into();
-    if let Some(e) = storage_problem(&err.to_string(), &what) {
+    // Storage failures on S3 (a missing bucket, credentials, region, an unreachable endpoint)
+    // get the same message, exit code and hint as vbda's own S3 calls.
+    if let Some(e) = crate::lake::s3::explain_text(&what, &err.to_string()) {
         return e.with_source(err);
     }
     match &err {
@@ -168,34 +170,6 @@ pub fn from_delta(err: deltalake::DeltaTableError, what: impl Into<String>) -> E
         D::Generic(msg) if msg.contains("Invalid data found") => Error::data(what).with_source(err),
         _ => Error::environment(what).with_source(err),
     }
-}
-
-/// Object-store failures (S3 and S3-compatible stores) that the user must fix, told apart by
-/// the S3 error code or transport failure in delta-rs's message. The message keeps what was
-/// being done (it names the table and its s3:// location, hence the bucket).
-fn storage_problem(text: &str, what: &str) -> Option<Error> {
-    let has = |needle: &str| text.contains(needle);
-    let e = if has("NoSuchBucket") {
-        Error::data(format!("{what}: the bucket does not exist"))
-            .with_hint("create the bucket, or fix the s3:// location (--lakehouse, VBDA_LAKEHOUSE)")
-    } else if has("AccessDenied") {
-        Error::data(format!("{what}: access denied"))
-            .with_hint("grant these credentials s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on the bucket")
-    } else if has("InvalidAccessKeyId") || has("SignatureDoesNotMatch") {
-        Error::data(format!("{what}: the credentials are not valid"))
-            .with_hint("check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS profile in use")
-    } else if has("ExpiredToken") || has("TokenRefreshRequired") {
-        Error::data(format!("{what}: the credentials have expired")).with_hint("refresh the session credentials and rerun")
-    } else if has("PermanentRedirect") || has("AuthorizationHeaderMalformed") || has("incorrectly configured region") {
-        Error::data(format!("{what}: the bucket is in another region"))
-            .with_hint("set AWS_REGION (or VBDA_S3_REGION, [s3] region) to the bucket's region")
-    } else if has("Connection refused") || has("error sending request") || has("dns error") || has("tcp connect error") {
-        Error::environment(format!("{what}: the storage endpoint is unreachable"))
-            .with_hint("check the endpoint (AWS_ENDPOINT_URL / VBDA_S3_ENDPOINT / [s3] endpoint) and the network; rerun when it is reachable")
-    } else {
-        return None;
-    };
-    Some(e)
 }
 
 /// S3 error bodies (SignatureDoesNotMatch) echo the canonical request, which carries the

@@ -99,7 +99,44 @@ enum Failure {
 }
 
 fn describe(failure: Failure, operation: &str, bucket: &str) -> Error {
-    let what = format!("cannot {operation} in S3 bucket {bucket}");
+    explain(&format!("cannot {operation} in S3 bucket {bucket}"), failure)
+}
+
+/// The S3 error codes [`explain`] tells apart.
+const KNOWN_CODES: [&str; 14] = [
+    "NoSuchBucket",
+    "AccessDenied",
+    "AllAccessDisabled",
+    "Forbidden",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "TokenRefreshRequired",
+    "RequestExpired",
+    "PermanentRedirect",
+    "AuthorizationHeaderMalformed",
+    "IllegalLocationConstraintException",
+    "incorrectly configured region",
+];
+
+/// The same explanation for an object-store error known only by its text (delta-rs reaching
+/// a table on S3): the S3 code or transport failure in the message, if there is one.
+pub fn explain_text(what: &str, text: &str) -> Option<Error> {
+    if let Some(code) = KNOWN_CODES.iter().find(|c| text.contains(*c)) {
+        // object_store's own words for a redirect without a location: a region mismatch.
+        let code = if *code == "incorrectly configured region" { "PermanentRedirect" } else { code };
+        return Some(explain(what, Failure::Answered { code: Some(code.to_string()), message: None }));
+    }
+    ["Connection refused", "error sending request", "dns error", "tcp connect error"]
+        .iter()
+        .any(|t| text.contains(t))
+        .then(|| explain(what, Failure::Unreachable))
+}
+
+/// What a failure means for the user: the message after `what`, the kind (exit 1: fix a
+/// setting; exit 3: retry) and the hint.
+fn explain(what: &str, failure: Failure) -> Error {
     let unreachable = "check the endpoint (AWS_ENDPOINT_URL / VBDA_S3_ENDPOINT / [s3] endpoint) and the network; rerun when it is reachable";
     let (code, message) = match failure {
         Failure::Unreachable => return Error::environment(format!("{what}: endpoint unreachable")).with_hint(unreachable),
@@ -127,7 +164,7 @@ fn describe(failure: Failure, operation: &str, bucket: &str) -> Error {
         }
         Some(other) => Error::environment(format!("{what}: {other}: {}", message.unwrap_or_default()))
             .with_hint("rerun; if it persists, check the bucket and the credentials' permissions"),
-        None => Error::environment(what),
+        None => Error::environment(what.to_string()),
     }
 }
 
@@ -166,6 +203,23 @@ mod tests {
         assert!(e.message().contains("endpoint unreachable"));
         let e = describe(Failure::TimedOut, "read an object", "bkt");
         assert_eq!(e.kind(), ErrorKind::Environment);
+    }
+
+    /// delta-rs's object-store errors on tables get the same explanations, read from the text.
+    #[test]
+    fn object_store_error_texts_get_the_same_explanations() {
+        let what = "cannot open table bronze.video_events at s3://lake/w/";
+        let cases = [
+            ("Client error with status 404: <Code>NoSuchBucket</Code>", "the bucket does not exist", ErrorKind::Data),
+            ("Received redirect without LOCATION, this normally indicates an incorrectly configured region", "another region", ErrorKind::Data),
+            ("HTTP error: error sending request", "endpoint unreachable", ErrorKind::Environment),
+        ];
+        for (text, says, kind) in cases {
+            let e = super::explain_text(what, text).unwrap();
+            assert!(e.message().starts_with(what) && e.message().contains(says), "{}", e.message());
+            assert_eq!(e.kind(), kind, "{text}");
+        }
+        assert!(super::explain_text(what, "Parquet error: bad magic").is_none());
     }
 
     #[test]

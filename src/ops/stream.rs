@@ -46,6 +46,9 @@ use crate::ops::ingest::parse::probe;
 const BRONZE: &str = "bronze.video_events";
 
 
+/// How long leaving the consumer group may take on exit.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
 /// How often an idle `--until-caught-up` worker re-reads bronze for other workers' commits.
 const PEER_REFRESH: Duration = Duration::from_secs(1);
 
@@ -89,6 +92,17 @@ pub struct StreamReport {
 /// The application id under which a partition's next offset is recorded in bronze.
 pub fn app_id(topic: &str, partition: i32) -> String {
     format!("vbda.stream:{topic}:{partition}")
+}
+
+/// The next offset bronze holds for a partition (from its `vbda.stream:` transaction).
+fn in_bronze(recorded: &lake::txn::RecordedTransactions, topic: &str, partition: i32) -> Option<i64> {
+    recorded.versions.get(&app_id(topic, partition)).copied()
+}
+
+/// Bring the table and its recorded offsets up to the latest version (other workers' commits).
+async fn reload(table: &mut deltalake::DeltaTable, recorded: &mut lake::txn::RecordedTransactions) -> Result<()> {
+    table.update_incremental(None).await.map_err(|e| crate::error::from_delta(e, "cannot read bronze.video_events"))?;
+    recorded.refresh(table).await
 }
 
 struct Pending {
@@ -163,8 +177,7 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
         let now_assigned = current_assignment(&consumer);
         if now_assigned != assigned {
             // Other workers may have committed these partitions since this one last looked.
-            table.update_incremental(None).await.map_err(|e| crate::error::from_delta(e, "cannot read bronze.video_events"))?;
-            recorded.refresh(&table).await?;
+            reload(&mut table, &mut recorded).await?;
             for tp in &now_assigned {
                 if !assigned.contains(tp) {
                     aligned.insert(tp.clone(), false);
@@ -198,9 +211,8 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
                 let mut v: Vec<_> = targets
                     .iter()
                     .filter(|(tp, end)| {
-                        let in_bronze = recorded.versions.get(&app_id(&tp.0, tp.1)).copied().unwrap_or(0);
                         let read = if assigned.contains(tp) { positions.get(*tp).copied().unwrap_or(0) } else { 0 };
-                        in_bronze.max(read) < **end
+                        in_bronze(recorded, &tp.0, tp.1).unwrap_or(0).max(read) < **end
                     })
                     .map(|(tp, _)| tp.clone())
                     .collect();
@@ -211,11 +223,10 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
             // Partitions this worker does not hold are caught up by the others: look at bronze.
             if !left.is_empty() && last_peer_refresh.elapsed() >= PEER_REFRESH {
                 last_peer_refresh = Instant::now();
-                table.update_incremental(None).await.map_err(|e| crate::error::from_delta(e, "cannot read bronze.video_events"))?;
-                recorded.refresh(&table).await?;
+                reload(&mut table, &mut recorded).await?;
                 left = behind(&recorded);
             }
-            let moved: i64 = targets.keys().map(|tp| recorded.versions.get(&app_id(&tp.0, tp.1)).copied().unwrap_or(0)).sum::<i64>()
+            let moved: i64 = targets.keys().map(|tp| in_bronze(&recorded, &tp.0, tp.1).unwrap_or(0)).sum::<i64>()
                 + positions.values().sum::<i64>();
             if moved != progress.0 {
                 progress = (moved, Instant::now());
@@ -291,8 +302,8 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
                 let offset = m.offset();
                 // The next offset bronze needs: after this batch's, else what bronze recorded,
                 // else the partition's start (a seek to 0 lands on the oldest retained message).
-                let done = recorded.versions.get(&app_id(&tp.0, tp.1)).copied();
-                let expected = batch.next.get(&tp).copied().or(done).unwrap_or(0);
+                // (bronze's offset is looked up only for a partition's first message in a batch)
+                let expected = batch.next.get(&tp).copied().or_else(|| in_bronze(&recorded, &tp.0, tp.1)).unwrap_or(0);
                 if offset < expected {
                     report.already_in_bronze += 1;
                     metrics.skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -358,8 +369,18 @@ pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> 
             }
         }
     }
-    // Leave the group now, so that the partitions move to the other workers at once.
+    // Leave the group now, so that the partitions move to the other workers at once. Closing
+    // the consumer waits for the group coordinator, which never answers while the brokers are
+    // down: close on another thread and wait at most CLOSE_WAIT (bronze is committed already).
     consumer.unsubscribe();
+    let (closed, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(consumer);
+        let _ = closed.send(());
+    });
+    if wait.recv_timeout(CLOSE_WAIT).is_err() {
+        warn!(seconds = CLOSE_WAIT.as_secs(), "Kafka did not confirm leaving the group (brokers down?); the partitions move on after the session timeout.");
+    }
     report.bronze_version = table.version().map(|v| v as i64);
     for (app, v) in &recorded.versions {
         if let Some(rest) = app.strip_prefix("vbda.stream:") {
@@ -416,7 +437,7 @@ async fn update_lag(
         let (t, p) = (topic.clone(), *partition);
         let high = tokio::task::spawn_blocking(move || c.fetch_watermarks(&t, p, Duration::from_secs(2))).await;
         if let Ok(Ok((_, high))) = high {
-            let done = recorded.versions.get(&app_id(topic, *partition)).copied().unwrap_or(0);
+            let done = in_bronze(recorded, topic, *partition).unwrap_or(0);
             metrics.set_lag(topic, *partition, high - done);
         }
     }
@@ -435,7 +456,7 @@ fn current_assignment(consumer: &BaseConsumer) -> Vec<(String, i32)> {
 /// least one of them there (then it is committed at once instead of waiting for its age; once
 /// there, later messages wait for the batch's age like any others).
 fn caught_up_with(batch: &Batch, recorded: &lake::txn::RecordedTransactions, assigned: &[(String, i32)], targets: &HashMap<(String, i32), i64>) -> bool {
-    let done = |tp: &(String, i32)| recorded.versions.get(&app_id(&tp.0, tp.1)).copied().unwrap_or(0);
+    let done = |tp: &(String, i32)| in_bronze(recorded, &tp.0, tp.1).unwrap_or(0);
     let crosses = batch.next.iter().any(|(tp, n)| targets.get(tp).is_some_and(|end| done(tp) < *end && n >= end));
     crosses
         && assigned.iter().all(|tp| {
@@ -487,15 +508,17 @@ async fn commit(
 ) -> Result<deltalake::DeltaTable> {
     let started = Instant::now();
     for attempt in 0..20 {
-        table.update_incremental(None).await.map_err(|e| crate::error::from_delta(e, "cannot read bronze.video_events"))?;
-        recorded.refresh(&table).await?;
+        reload(&mut table, recorded).await?;
         // Another worker may have committed some of these offsets meanwhile: drop them.
-        batch.rows.retain(|r| r.offset >= recorded.versions.get(&app_id(&r.topic, r.partition)).copied().unwrap_or(0));
+        // (a handful of partitions: a list, looked up without allocating per row)
+        let offsets: Vec<(&str, i32, i64)> =
+            batch.next.keys().map(|(t, p)| (t.as_str(), *p, in_bronze(recorded, t, *p).unwrap_or(0))).collect();
+        let done = |topic: &str, partition: i32| offsets.iter().find(|(t, p, _)| *p == partition && *t == topic).map_or(0, |o| o.2);
+        batch.rows.retain(|r| r.offset >= done(&r.topic, r.partition));
         let mut info = CommitInfo::new("stream").with_args(args.iter().cloned());
         let mut advancing = 0;
         for ((topic, partition), next) in &batch.next {
-            let done = recorded.versions.get(&app_id(topic, *partition)).copied().unwrap_or(0);
-            if *next > done {
+            if *next > done(topic, *partition) {
                 info = info.with_transaction(app_id(topic, *partition), *next);
                 advancing += 1;
             }

@@ -165,7 +165,6 @@ fn expected(n: usize) -> Vec<String> {
 #[test]
 fn against_tansu_sigkill_and_restart_lands_every_message_exactly_once() {
     let broker = start_broker("events", 4);
-    let _ = &broker.url;
     let ctx = TestContext::new();
     produce(&ctx, &broker, 0, 120);
     let out = ctx.run_json(&stream_args(&broker, &["--until-caught-up", "--max-age-ms", "200"]));

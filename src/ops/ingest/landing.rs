@@ -118,8 +118,8 @@ impl Landing {
                     Err(e) => Err(ReadProblem::Failed(format!("cannot stat: {e}"))),
                 }
             }
-            Landing::S3 { access, bucket, .. } => {
-                let key = object.uri.strip_prefix(&format!("s3://{bucket}/")).unwrap_or(&object.relative);
+            Landing::S3 { access, bucket, prefix } => {
+                let key = &format!("{prefix}{}", object.relative);
                 let etag = object.fingerprint.strip_prefix("etag:").unwrap_or_default();
                 // If-Match: the bytes are those of the object listed, or nothing.
                 let got = access.client().await.get_object().bucket(bucket).key(key).if_match(etag).send().await;
