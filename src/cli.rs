@@ -95,7 +95,7 @@ enum Command {
     Show(ShowArgs),
     /// Remove data files no longer referenced, honouring each table's retention
     Vacuum(VacuumArgs),
-    /// [not yet implemented: issue 5] Compact small files into target-size files
+    /// Compact small files into target-size files (bin-packing), per table or per date partition
     Optimize(OptimizeArgs),
     /// Write a checkpoint and clean up expired log files
     Checkpoint(TableOpt),
@@ -205,10 +205,6 @@ struct StreamArgs {
     /// Close a batch this many milliseconds after its first message
     #[arg(long, default_value_t = 5_000, value_name = "MS")]
     max_age_ms: u64,
-    /// A librdkafka setting, repeatable (e.g. -X security.protocol=SASL_SSL); secrets are better
-    /// passed as VBDA_KAFKA_<KEY> environment variables (VBDA_KAFKA_SASL_PASSWORD -> sasl.password)
-    #[arg(short = 'X', value_name = "KEY=VALUE")]
-    config: Vec<String>,
     /// Serve Prometheus metrics on this address [env: VBDA_METRICS_ADDR]
     #[arg(long)]
     metrics_addr: Option<String>,
@@ -325,10 +321,14 @@ struct KafkaSourceArgs {
     /// Consumer group [env: VBDA_GROUP] [vbda.toml: stream.group] [default: vbda-stream]
     #[arg(long)]
     group: Option<String>,
+    /// A librdkafka setting, repeatable (e.g. -X security.protocol=SASL_SSL); secrets are better
+    /// passed as VBDA_KAFKA_<KEY> environment variables (VBDA_KAFKA_SASL_PASSWORD -> sasl.password)
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    config: Vec<String>,
 }
 
 /// The consumer group `vbda stream` joins unless told otherwise.
-const DEFAULT_GROUP: &str = "vbda-stream";
+use ops::stream::DEFAULT_GROUP;
 
 /// The consumer group: flag > VBDA_GROUP > vbda.toml > vbda-stream.
 fn stream_group(a: &KafkaSourceArgs, file: &crate::settings::StreamConfig) -> Result<String> {
@@ -616,10 +616,9 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             let (brokers, topic) = kafka_target(a.source.brokers.clone(), a.source.topic.clone(), file)?;
             let group = stream_group(&a.source, file)?;
             let settings = ops::stream::StreamSettings {
-                brokers,
+                connection: crate::kafka::Connection::with_settings(brokers, &a.source.config)?,
                 topics: topic_list(&topic),
                 group,
-                client_config: kafka_config(&a.config)?,
                 max_rows: a.max_rows,
                 max_bytes: a.max_bytes,
                 max_age: std::time::Duration::from_millis(a.max_age_ms),
@@ -628,7 +627,9 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
                 metrics_addr,
                 args,
             };
-            let report = ops::stream::stream(&lakehouse()?, &catalog()?, &settings).await?;
+            let shutdown = ops::stream::Shutdown::new();
+            stop_on_signals(&shutdown)?;
+            let report = ops::stream::stream(&lakehouse()?, &catalog()?, &settings, shutdown).await?;
             let text = ops::stream::summary(&report);
             Ok(render("stream", &report, text))
         }
@@ -692,7 +693,11 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             // The lag of the group the stream uses, its default included.
             let source = match (brokers, topic) {
                 (Some(brokers), Some(topic)) => {
-                    Some(ops::maintain::StreamSource { brokers, topics: topic_list(&topic), group: stream_group(&a.source, file)? })
+                    Some(ops::maintain::StreamSource {
+                    connection: crate::kafka::Connection::with_settings(brokers, &a.source.config)?,
+                    topics: topic_list(&topic),
+                    group: stream_group(&a.source, file)?,
+                })
                 }
                 _ => None,
             };
@@ -710,11 +715,10 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
             let file = &project.config.stream;
             let (brokers, topic) = kafka_target(a.brokers.clone(), a.topic.clone(), file)?;
             let settings = ops::produce::ProduceSettings {
-                brokers,
+                connection: crate::kafka::Connection::with_settings(brokers, &a.config)?,
                 topic,
                 inputs: a.files.clone(),
                 rate: a.rate,
-                client_config: kafka_config(&a.config)?,
             };
             let report = ops::produce::produce(&settings).await?;
             let text = ops::produce::summary(&report);
@@ -735,6 +739,21 @@ async fn dispatch(command: Command, project: &Project, globals: &GlobalSettings,
     }
 }
 
+/// SIGINT and SIGTERM stop a stream worker: it commits the batch in flight, then returns.
+fn stop_on_signals(shutdown: &ops::stream::Shutdown) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    for (kind, name) in [(SignalKind::interrupt(), "SIGINT"), (SignalKind::terminate(), "SIGTERM")] {
+        let mut heard = signal(kind).map_err(|e| Error::environment(format!("cannot listen for {name}")).with_source(e))?;
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if heard.recv().await.is_some() {
+                shutdown.stop(name);
+            }
+        });
+    }
+    Ok(())
+}
+
 /// The brokers and topic of a Kafka command: flag, then `VBDA_BROKERS`/`VBDA_TOPIC`, then
 /// `[stream]` in vbda.toml; both required.
 fn kafka_target(brokers: Option<String>, topic: Option<String>, file: &crate::settings::StreamConfig) -> Result<(String, String)> {
@@ -747,24 +766,7 @@ fn kafka_target(brokers: Option<String>, topic: Option<String>, file: &crate::se
     Ok((brokers, topic))
 }
 
-/// `a,b, c` -> the topic names.
-fn topic_list(topics: &str) -> Vec<String> {
-    topics.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()
-}
-
-/// librdkafka settings: `VBDA_KAFKA_<KEY>` environment variables (for secrets), then `-X`.
-fn kafka_config(pairs: &[String]) -> Result<Vec<(String, String)>> {
-    let mut out: Vec<(String, String)> = std::env::vars()
-        .filter_map(|(k, v)| k.strip_prefix("VBDA_KAFKA_").map(|key| (key.to_ascii_lowercase().replace('_', "."), v)))
-        .collect();
-    for pair in pairs {
-        let (k, v) = pair
-            .split_once('=')
-            .ok_or_else(|| Error::data(format!("-X expects KEY=VALUE, got `{}`", crate::settings::redact_args(&[pair.clone()]).join(" "))))?;
-        out.push((k.trim().to_string(), v.to_string()));
-    }
-    Ok(out)
-}
+use crate::kafka::topic_list;
 
 /// The dates a `--date` / `--from --to` pair names (empty: incremental).
 fn dates_of(d: &DateArgs) -> Result<Vec<NaiveDate>> {

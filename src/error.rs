@@ -17,8 +17,6 @@ pub enum ErrorKind {
     Data,
     /// Storage, Kafka or the network failed; a retry may succeed (exit 3).
     Environment,
-    /// The command is part of the design but not built yet (exit 1).
-    NotImplemented,
 }
 
 /// The library's error: a message, its kind, an optional hint and the chain of causes.
@@ -41,26 +39,17 @@ impl Error {
         Self::new(ErrorKind::Environment, message)
     }
 
-    /// A command of the design that this build does not implement yet (exit 1).
-    pub fn not_implemented(command: &str, issue: &str) -> Self {
-        Self::new(
-            ErrorKind::NotImplemented,
-            format!("`vbda {command}` is not implemented yet ({issue})"),
-        )
-        .with_hint("run `vbda --help` to see the commands that work in this build")
-    }
-
     fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self { kind, message: message.into(), hint: None, source: None }
     }
 
-    /// Attach what the user can do about it.
     /// Prefix the message with what was being done; kind and hint stay.
     pub fn context(mut self, what: impl Into<String>) -> Self {
         self.message = format!("{}: {}", what.into(), self.message);
         self
     }
 
+    /// Attach what the user can do about it.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -87,7 +76,7 @@ impl Error {
     /// The process exit code for this error (DESIGN §5). Never 99, which Airflow reads as "skipped".
     pub fn exit_code(&self) -> u8 {
         match self.kind {
-            ErrorKind::Data | ErrorKind::NotImplemented => 1,
+            ErrorKind::Data => 1,
             ErrorKind::Environment => 3,
         }
     }
@@ -139,36 +128,6 @@ where
 
     fn env_err(self, message: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|e| Error::environment(message()).with_source(e))
-    }
-}
-
-/// Delta errors: storage and transport failures are the environment's (exit 3, retry); the
-/// variants that describe a wrong table, schema or input are the data's (exit 1). Anything not
-/// known to be the data's counts as the environment's, so a scheduler retries rather than
-/// giving up on a flaky store.
-pub fn from_delta(err: deltalake::DeltaTableError, what: impl Into<String>) -> Error {
-    use deltalake::DeltaTableError as D;
-    let what = what.into();
-    // Storage failures on S3 (a missing bucket, credentials, region, an unreachable endpoint)
-    // get the same message, exit code and hint as vbda's own S3 calls.
-    if let Some(e) = crate::lake::s3::explain_text(&what, &err.to_string()) {
-        return e.with_source(err);
-    }
-    match &err {
-        D::SchemaMismatch { .. }
-        | D::InvalidData { .. }
-        | D::PartitionError { .. }
-        | D::InvalidPartitionFilter { .. }
-        | D::MetadataError(_)
-        | D::MissingFeature { .. }
-        | D::InvalidTableLocation(_)
-        | D::NotATable(_)
-        | D::InvalidDateTimeString { .. }
-        | D::InvalidVersion(_)
-        | D::UnsupportedColumnMapping { .. } => Error::data(what).with_source(err),
-        // Rows that break a write's constraint (replaceWhere, CHECK) come back as text.
-        D::Generic(msg) if msg.contains("Invalid data found") => Error::data(what).with_source(err),
-        _ => Error::environment(what).with_source(err),
     }
 }
 

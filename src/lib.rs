@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod error;
+pub mod kafka;
 pub mod lake;
 pub mod ops;
 pub mod quality;

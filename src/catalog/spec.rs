@@ -61,7 +61,7 @@ fn yes() -> bool {
 }
 
 /// What a failing expectation does (like dbt's `severity` plus Delta Live Tables' actions).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Count and report the failing rows; keep them.
@@ -79,6 +79,12 @@ impl Severity {
             Severity::Drop => "drop",
             Severity::Fail => "fail",
         }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
     }
 }
 
@@ -230,6 +236,15 @@ pub struct TableSpec {
 impl TableSpec {
     pub fn column(&self, name: &str) -> Option<&ColumnSpec> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The table's date partition column: its first partition column, when that is a date
+    /// (`event_date`, `date`). `--date` and `--from/--to` select partitions of it.
+    pub fn date_partition(&self) -> Option<&str> {
+        self.partition_by
+            .first()
+            .filter(|c| self.column(c).is_some_and(|col| col.data_type == ColumnType::Date))
+            .map(String::as_str)
     }
 }
 

@@ -10,9 +10,12 @@
 //! on disk whose schema no longer matches its spec (exit 1: the spec changed; migrate first),
 //! and concurrent commits, which delta-rs retries when they do not conflict.
 
+pub mod bronze;
 pub mod convert;
+mod error;
 pub mod rewrite;
 pub mod s3;
+mod table;
 pub mod txn;
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,9 +34,12 @@ use serde::Serialize;
 use url::Url;
 
 use crate::catalog::{ColumnType, TableId, TableSpec};
-use crate::error::{Context, Error, Result, from_delta};
+use crate::error::{Context, Error, Result};
 
+pub use bronze::days_since_epoch;
 pub use convert::{batches_to_df, df_to_batches};
+pub use error::{from_delta, is_concurrent_commit};
+pub use table::Table;
 
 /// Where the lakehouse lives and how to reach its storage.
 #[derive(Debug, Clone)]
@@ -508,7 +514,7 @@ pub async fn partition_scans(table: &DeltaTable, spec: &TableSpec, column: &str,
     use polars::prelude::{DataType as PlType, PlRefPath, ScanArgsParquet, col, lit};
     let filter = PartitionFilter::values_of(column, values);
     let fallback = || async { Ok(vec![read_partitions(table, spec, &filter).await?]) };
-    let is_date = spec.columns.iter().any(|c| c.name == column && c.data_type == ColumnType::Date);
+    let is_date = spec.date_partition() == Some(column);
     let Some(root) = (table.table_url().scheme() == "file").then(|| table.table_url().to_file_path().ok()).flatten() else {
         return fallback().await;
     };
@@ -533,7 +539,7 @@ pub async fn partition_scans(table: &DeltaTable, spec: &TableSpec, column: &str,
     for (value, path) in files {
         let date = chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d")
             .data_err(|| format!("table {}: partition value {column}={value} is not a date", spec.id))?;
-        let days = crate::ops::ingest::days_since_epoch(date);
+        let days = crate::lake::days_since_epoch(date);
         let source = PlRefPath::from(path.to_string_lossy().as_ref());
         let scan = LazyFrame::scan_parquet_files(std::iter::once(source).collect(), ScanArgsParquet::default())
             .env_err(|| format!("cannot scan {}", path.display()))?;
@@ -541,6 +547,12 @@ pub async fn partition_scans(table: &DeltaTable, spec: &TableSpec, column: &str,
         frames.push(with_partition.select(names.iter().map(|n| col(n.as_str())).collect::<Vec<_>>()));
     }
     Ok(frames)
+}
+
+/// The values of one partition column over the files of the table's current version.
+pub fn partition_values(table: &DeltaTable, column: &str) -> Result<std::collections::BTreeSet<String>> {
+    let snapshot = table.snapshot().map_err(|e| from_delta(e, "cannot read the table's snapshot"))?;
+    Ok(snapshot.log_data().iter().filter_map(|file| file.partition_values_map().get(column).cloned().flatten()).collect())
 }
 
 /// Size figures of a table's current version, for `vbda tables` and `describe`.

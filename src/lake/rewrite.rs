@@ -20,7 +20,8 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 
 use super::{COMMIT_RETRIES, CommitInfo, WriteOutcome, partition_predicate};
 use crate::catalog::TableSpec;
-use crate::error::{Error, Result, from_delta};
+use crate::error::{Error, Result};
+use crate::lake::from_delta;
 
 /// Buffered Parquet bytes after which the open files are finished and written out.
 const FLUSH_BYTES: usize = 96 << 20;

@@ -6,14 +6,13 @@
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use polars::prelude::*;
 use serde::Serialize;
 
-use crate::catalog::{Catalog, RuleKind, TableSpec};
+use crate::catalog::{Catalog, Severity, TableSpec};
 use crate::error::{Error, Result};
 use crate::lake::convert::polars_err;
 use crate::lake::{self, Lakehouse, PartitionFilter};
-use crate::quality::{self, References, RuleOutcome};
+use crate::quality::{self, RuleOutcome};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
@@ -40,14 +39,14 @@ pub async fn check(lake: &Lakehouse, catalog: &Catalog, table: Option<&str>, dat
             continue;
         };
         // A date limits partitioned tables to that date's partition (a date column partition).
-        let filter = match (date, spec.partition_by.first()) {
-            (Some(d), Some(column)) if spec.column(column).is_some_and(|c| c.data_type == crate::catalog::ColumnType::Date) => {
+        let filter = match (date, spec.date_partition()) {
+            (Some(d), Some(column)) => {
                 PartitionFilter::values_of(column, &[d.to_string()])
             }
             _ => PartitionFilter::all(),
         };
         let frame = lake::read_partitions(&t, spec, &filter).await?;
-        let refs = references(lake, catalog, spec).await?;
+        let refs = quality::references(lake, catalog, spec).await?;
         let (_, audit) = tokio::task::block_in_place(|| -> Result<_> {
             let df = frame.collect().map_err(polars_err)?;
             quality::audit(df, spec, &refs)
@@ -55,25 +54,9 @@ pub async fn check(lake: &Lakehouse, catalog: &Catalog, table: Option<&str>, dat
         report.tables_checked.push(spec.id.to_string());
         report.rules.extend(audit.outcomes);
     }
-    report.failed = report.rules.iter().filter(|r| r.severity == "fail" && r.failing_rows.unwrap_or(0) > 0).count() as u64;
+    report.failed = report.rules.iter().filter(|r| r.severity == Severity::Fail && r.failing_rows.unwrap_or(0) > 0).count() as u64;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-/// The referenced columns of a table's `relationships` rules, for the tables that exist.
-pub(crate) async fn references(lake: &Lakehouse, catalog: &Catalog, spec: &TableSpec) -> Result<References> {
-    let mut refs = References::new();
-    for exp in spec.expectations.iter().filter(|e| e.rule == RuleKind::Relationships) {
-        let (Some(to), Some(to_column)) = (&exp.to, &exp.to_column) else { continue };
-        let target = catalog.table(to)?;
-        let Some(t) = lake.open(target).await? else { continue };
-        let values = lake::read_partitions(&t, target, &PartitionFilter::all()).await?;
-        let values = tokio::task::block_in_place(|| values.select([col(to_column.as_str())]).unique(None, UniqueKeepStrategy::Any).collect())
-            .map_err(polars_err)?;
-        let series = values.column(to_column).map_err(polars_err)?.as_materialized_series().clone();
-        refs.insert((to.clone(), to_column.clone()), series);
-    }
-    Ok(refs)
 }
 
 pub fn summary(r: &CheckReport) -> String {
@@ -100,7 +83,7 @@ pub fn failure(r: &CheckReport) -> Option<Error> {
         let names: Vec<String> = r
             .rules
             .iter()
-            .filter(|x| x.severity == "fail" && x.failing_rows.unwrap_or(0) > 0)
+            .filter(|x| x.severity == Severity::Fail && x.failing_rows.unwrap_or(0) > 0)
             .map(|x| format!("{} on {}", x.name, x.table))
             .collect();
         Error::data(format!("{} `fail` rule(s) failed: {}", r.failed, names.join(", ")))

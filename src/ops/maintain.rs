@@ -15,8 +15,9 @@ use deltalake::operations::vacuum::VacuumMode;
 use serde::Serialize;
 use tracing::info;
 
-use crate::catalog::{Catalog, ColumnType, TableSpec};
-use crate::error::{Context, Error, Result, from_delta};
+use crate::catalog::{Catalog, TableSpec};
+use crate::error::{Context, Error, Result};
+use crate::lake::from_delta;
 use crate::lake::{CommitInfo, Lakehouse};
 use crate::telemetry::Progress;
 
@@ -238,11 +239,7 @@ pub async fn optimize(lake: &Lakehouse, catalog: &Catalog, s: &OptimizeSettings)
             continue;
         };
         // Dates limit the partitions of tables partitioned by a date; others are skipped.
-        let date_column = spec
-            .partition_by
-            .first()
-            .filter(|c| spec.column(c).is_some_and(|col| col.data_type == ColumnType::Date))
-            .cloned();
+        let date_column = spec.date_partition().map(str::to_string);
         if !s.dates.is_empty() && date_column.is_none() {
             progress.inc(1);
             continue;
@@ -644,54 +641,14 @@ pub fn restore_summary(r: &RestoreReport) -> String {
 // ---- stream lag ---------------------------------------------------------------------------
 
 /// Where `vbda stream` reads from: enough to ask Kafka for a consumer group's lag.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct StreamSource {
-    pub brokers: String,
+    pub connection: crate::kafka::Connection,
     pub topics: Vec<String>,
     pub group: String,
 }
 
-/// Per `topic/partition`: the end offset minus the group's committed offset (or minus the
-/// partition's start offset when the group has committed nothing there yet).
+/// Per `topic/partition`: the end offset minus the group's committed offset.
 pub fn consumer_lag(source: &StreamSource, timeout: std::time::Duration) -> Result<BTreeMap<String, i64>> {
-    use rdkafka::config::ClientConfig;
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::{Offset, TopicPartitionList};
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &source.brokers)
-        .set("group.id", &source.group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .env_err(|| format!("cannot create a Kafka client for {}", source.brokers))?;
-    let mut lag = BTreeMap::new();
-    let mut wanted = TopicPartitionList::new();
-    let mut ends = Vec::new();
-    for topic in &source.topics {
-        let metadata = consumer
-            .fetch_metadata(Some(topic), timeout)
-            .env_err(|| format!("Kafka at {} did not answer for topic `{topic}`", source.brokers))?;
-        let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else { continue };
-        if t.error().is_some() {
-            return Err(Error::environment(format!("Kafka at {} does not know topic `{topic}`", source.brokers)));
-        }
-        for p in t.partitions() {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, p.id(), timeout)
-                .env_err(|| format!("cannot read the offsets of {topic}/{}", p.id()))?;
-            wanted.add_partition(topic, p.id());
-            ends.push((topic.clone(), p.id(), low, high));
-        }
-    }
-    let committed = consumer
-        .committed_offsets(wanted, timeout)
-        .env_err(|| format!("cannot read the committed offsets of group `{}`", source.group))?;
-    for (topic, partition, low, high) in ends {
-        let done = committed.find_partition(&topic, partition).map(|e| e.offset());
-        let from = match done {
-            Some(Offset::Offset(o)) => o,
-            _ => low,
-        };
-        lag.insert(format!("{topic}/{partition}"), (high - from).max(0));
-    }
-    Ok(lag)
+    crate::kafka::consumer_lag(&source.connection, &source.topics, &source.group, timeout)
 }

@@ -10,7 +10,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::Serialize;
 
@@ -19,14 +18,13 @@ use crate::telemetry::Progress;
 
 #[derive(Debug, Clone, Default)]
 pub struct ProduceSettings {
-    pub brokers: String,
+    /// Brokers and librdkafka settings (`-X`, `VBDA_KAFKA_*`).
+    pub connection: crate::kafka::Connection,
     pub topic: String,
     /// NDJSON files (optionally .gz), or folders searched for them.
     pub inputs: Vec<PathBuf>,
     /// Messages per second; None for as fast as the broker takes them.
     pub rate: Option<f64>,
-    /// Extra librdkafka settings (`-X key=value`).
-    pub client_config: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -91,12 +89,11 @@ pub fn session_key(line: &[u8]) -> Option<String> {
 pub async fn produce(s: &ProduceSettings) -> Result<ProduceReport> {
     let started = Instant::now();
     let files = files_of(&s.inputs)?;
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", &s.brokers).set("enable.idempotence", "true").set("linger.ms", "20");
-    for (k, v) in &s.client_config {
-        config.set(k, v);
-    }
-    let producer: FutureProducer = config.create().env_err(|| format!("cannot create a Kafka producer for {}", s.brokers))?;
+    let producer: FutureProducer = s
+        .connection
+        .client_config(&[("enable.idempotence", "true"), ("linger.ms", "20")])
+        .create()
+        .env_err(|| format!("cannot create a Kafka producer for {}", s.connection.brokers))?;
     let mut report = ProduceReport {
         topic: s.topic.clone(),
         files: files.len() as u64,

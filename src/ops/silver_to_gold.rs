@@ -150,7 +150,7 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
             parts.push(out);
         }
         let rows = conform(&job, &spec, parts, &dates)?;
-        let refs = crate::ops::check::references(lake, catalog, &spec).await?;
+        let refs = crate::quality::references(lake, catalog, &spec).await?;
         let (rows, audit) = tokio::task::block_in_place(|| quality::audit(rows, &spec, &refs))?;
         if let Some(err) = audit.fail_error() {
             return Err(Error::data(format!("gold model {}: {}", job.name, err.message()))
@@ -228,7 +228,7 @@ fn gold_models<'a>(catalog: &'a Catalog, only: Option<&str>) -> Result<Vec<&'a J
 /// Run a model's SQL over the silver events of one set of dates.
 fn run_sql(job: &JobSpec, events: LazyFrame, content: LazyFrame, dates: &[NaiveDate]) -> Result<DataFrame> {
     let sql = job.sql.as_deref().unwrap_or_default();
-    let days: Vec<i32> = dates.iter().map(|d| crate::ops::ingest::days_since_epoch(*d)).collect();
+    let days: Vec<i32> = dates.iter().map(|d| crate::lake::days_since_epoch(*d)).collect();
     let run_dates = DataFrame::new_infer_height(vec![Column::new("date".into(), days)])
         .and_then(|df| df.lazy().with_column(col("date").cast(DataType::Date)).collect())
         .map_err(polars_err)?;
@@ -318,14 +318,10 @@ fn sql_path(job: &JobSpec) -> String {
 
 /// The `event_date`s of the silver files in the current snapshot.
 fn partition_dates(table: &DeltaTable, column: &str) -> Result<BTreeSet<NaiveDate>> {
-    let snapshot = table.snapshot().map_err(|e| crate::error::from_delta(e, "cannot read silver.video_events"))?;
-    let mut out = BTreeSet::new();
-    for file in snapshot.log_data().iter() {
-        if let Some(Some(d)) = file.partition_values_map().get(column) {
-            out.insert(NaiveDate::parse_from_str(d, "%Y-%m-%d").data_err(|| format!("partition {column}={d} is not a date"))?);
-        }
-    }
-    Ok(out)
+    crate::lake::partition_values(table, column)?
+        .iter()
+        .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").data_err(|| format!("partition {column}={d} is not a date")))
+        .collect()
 }
 
 /// The dates an incremental run of one model rebuilds: those the silver commits since its

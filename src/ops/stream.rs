@@ -17,34 +17,36 @@
 //!
 //! Batches close at `max_rows`, `max_bytes` or `max_age`, whichever comes first. Tombstones
 //! (null payloads) are counted and skipped; every other message is stored raw, valid JSON or
-//! not (bronze is lossless). SIGINT/SIGTERM finish and commit the batch in flight, then exit.
+//! not (bronze is lossless). A [`Shutdown`] (the CLI maps SIGINT and SIGTERM to it) finishes and
+//! commits the batch in flight, then the worker leaves the group and returns.
 //! `--until-caught-up` reads the end offset of every partition of the topics at start and stops
 //! once bronze holds them all, whichever worker of the group committed them: a worker must
 //! not stop early because a member that died without leaving the group still holds some
 //! partitions (they come back to the group when its session times out).
 
+//!
+//! The worker is a loop of named steps ([`Worker::run`]): follow the assignment, report
+//! progress (lag gauges), decide whether `--until-caught-up` is done, commit a due batch
+//! (trimmed against bronze), or poll Kafka for more.
+
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use deltalake::arrow::array::{ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
 use deltalake::arrow::record_batch::RecordBatch;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, BaseConsumer};
-use rdkafka::message::Message;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::catalog::{Catalog, TableSpec};
 use crate::error::{Context, Error, Result};
+use crate::lake::bronze::{BronzeRows, Origin, Record, TABLE as BRONZE};
 use crate::lake::{self, CommitInfo, Lakehouse};
-use crate::ops::ingest::days_since_epoch;
-use crate::ops::ingest::parse::probe;
-
-const BRONZE: &str = "bronze.video_events";
-
+use crate::ops::stream_metrics::Metrics;
 
 /// How long leaving the consumer group may take on exit.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
@@ -55,12 +57,18 @@ const PEER_REFRESH: Duration = Duration::from_secs(1);
 /// Kafka errors (brokers down, network) are retried for this long before the run gives up.
 const KAFKA_ERROR_LIMIT: Duration = Duration::from_secs(300);
 
+/// How often the lag gauges are refreshed while nothing is committed.
+const LAG_REFRESH: Duration = Duration::from_secs(5);
+
+/// The consumer group `vbda stream` joins unless told otherwise.
+pub const DEFAULT_GROUP: &str = "vbda-stream";
+
 #[derive(Debug, Clone)]
 pub struct StreamSettings {
-    pub brokers: String,
+    /// Brokers and librdkafka settings (`-X`, `VBDA_KAFKA_*`).
+    pub connection: crate::kafka::Connection,
     pub topics: Vec<String>,
     pub group: String,
-    pub client_config: Vec<(String, String)>,
     pub max_rows: usize,
     pub max_bytes: usize,
     pub max_age: Duration,
@@ -72,6 +80,24 @@ pub struct StreamSettings {
     /// Serve Prometheus metrics here.
     pub metrics_addr: Option<String>,
     pub args: Vec<String>,
+}
+
+impl Default for StreamSettings {
+    /// The CLI's defaults; `connection` and `topics` are left for the caller.
+    fn default() -> Self {
+        Self {
+            connection: crate::kafka::Connection::default(),
+            topics: Vec::new(),
+            group: DEFAULT_GROUP.to_string(),
+            max_rows: 100_000,
+            max_bytes: 64 << 20,
+            max_age: Duration::from_millis(5_000),
+            until_caught_up: false,
+            stall_timeout: Duration::from_secs(60),
+            metrics_addr: None,
+            args: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -89,22 +115,64 @@ pub struct StreamReport {
     pub seconds: f64,
 }
 
+/// Asks a running worker to stop: it commits the batch in flight, leaves the group and
+/// returns its report, whose `stopped_by` is the first reason given.
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown {
+    token: CancellationToken,
+    reason: Arc<OnceLock<String>>,
+}
+
+impl Shutdown {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stop, for `reason` (e.g. `SIGTERM`); later reasons are ignored.
+    pub fn stop(&self, reason: impl Into<String>) {
+        let _ = self.reason.set(reason.into());
+        self.token.cancel();
+    }
+
+    /// The reason, once a stop was asked for.
+    pub fn requested(&self) -> Option<&str> {
+        self.token.is_cancelled().then(|| self.reason.get().map(String::as_str).unwrap_or("cancelled"))
+    }
+
+    /// The underlying token (cancelled when a stop is asked for).
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+}
+
 /// The application id under which a partition's next offset is recorded in bronze.
 pub fn app_id(topic: &str, partition: i32) -> String {
-    format!("vbda.stream:{topic}:{partition}")
+    lake::bronze::stream_app_id(topic, partition)
 }
 
-/// The next offset bronze holds for a partition (from its `vbda.stream:` transaction).
-fn in_bronze(recorded: &lake::txn::RecordedTransactions, topic: &str, partition: i32) -> Option<i64> {
-    recorded.versions.get(&app_id(topic, partition)).copied()
+/// Run a worker until it is caught up (with `until_caught_up`), stopped by `shutdown`, or
+/// fails; serves metrics on `metrics_addr` meanwhile.
+pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings, shutdown: Shutdown) -> Result<StreamReport> {
+    let metrics = Arc::new(Metrics::default());
+    if let Some(addr) = &s.metrics_addr {
+        crate::ops::stream_metrics::serve(addr, metrics.clone()).await?;
+        info!(%addr, "Serving Prometheus metrics.");
+    }
+    run(lake, catalog, s, shutdown, metrics).await
 }
 
-/// Bring the table and its recorded offsets up to the latest version (other workers' commits).
-async fn reload(table: &mut deltalake::DeltaTable, recorded: &mut lake::txn::RecordedTransactions) -> Result<()> {
-    table.update_incremental(None).await.map_err(|e| crate::error::from_delta(e, "cannot read bronze.video_events"))?;
-    recorded.refresh(table).await
+/// [`stream`] with the caller's metrics (tests watch them), serving none.
+pub async fn run(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings, shutdown: Shutdown, metrics: Arc<Metrics>) -> Result<StreamReport> {
+    let mut worker = Worker::start(lake, catalog, s, metrics).await?;
+    let outcome = worker.run(&shutdown).await;
+    worker.leave_group();
+    if outcome.is_err() {
+        worker.metrics.add_error();
+    }
+    outcome.map(|()| worker.finish())
 }
 
+/// A message's place and content, until its batch is committed.
 struct Pending {
     topic: String,
     partition: i32,
@@ -114,13 +182,14 @@ struct Pending {
     payload: Vec<u8>,
 }
 
+type TopicPartition = (String, i32);
+
+/// The open micro-batch.
 #[derive(Default)]
 struct Batch {
     rows: Vec<Pending>,
     /// Next offset per partition, tombstones included.
-    next: HashMap<(String, i32), i64>,
-    /// First offset per partition in this batch.
-    first: HashMap<(String, i32), i64>,
+    next: HashMap<TopicPartition, i64>,
     bytes: usize,
     tombstones: u64,
     opened: Option<Instant>,
@@ -132,319 +201,472 @@ impl Batch {
     }
 }
 
-pub async fn stream(lake: &Lakehouse, catalog: &Catalog, s: &StreamSettings) -> Result<StreamReport> {
-    let started = Instant::now();
-    let spec = catalog.table(BRONZE)?.clone();
-    let mut table = lake.open_or_create(&spec).await?;
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &s.brokers)
-        .set("group.id", &s.group)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("enable.partition.eof", "false");
-    for (k, v) in &s.client_config {
-        config.set(k, v);
-    }
-    let consumer: Arc<BaseConsumer> =
-        Arc::new(config.create().env_err(|| format!("cannot create a Kafka consumer for {}", s.brokers))?);
-    let metrics = Arc::new(crate::ops::stream_metrics::Metrics::default());
-    if let Some(addr) = &s.metrics_addr {
-        crate::ops::stream_metrics::serve(addr, metrics.clone()).await?;
-        info!(%addr, "Serving Prometheus metrics.");
-    }
-    let topics: Vec<&str> = s.topics.iter().map(String::as_str).collect();
-    consumer.subscribe(&topics).env_err(|| format!("cannot subscribe to {}", s.topics.join(", ")))?;
+/// `--until-caught-up`'s bookkeeping: the end offsets at start and when anything last moved.
+struct CatchUp {
+    targets: HashMap<TopicPartition, i64>,
+    last_peer_refresh: Instant,
+    /// The sum of bronze's and this consumer's offsets, and when it last changed.
+    progress: (i64, Instant),
+}
 
-    let mut recorded = lake::txn::RecordedTransactions::load(&table).await?;
-    let mut report = StreamReport::default();
-    let mut batch = Batch::default();
-    let mut assigned: Vec<(String, i32)> = Vec::new();
-    let targets = if s.until_caught_up { end_offsets(&consumer, &s.topics, &s.brokers).await? } else { HashMap::new() };
-    let mut last_peer_refresh = Instant::now();
-    let mut aligned: HashMap<(String, i32), bool> = HashMap::new();
-    let mut stop: Option<&'static str> = None;
-    let signal = listen_for_signals()?;
-    let mut seek_error: Option<Error> = None;
-    let mut progress: (i64, Instant) = (-1, Instant::now());
-    let mut failing_since: Option<Instant> = None;
-    let mut backoff_until: Option<Instant> = None;
-    let mut last_lag = Instant::now();
+/// Kafka errors come in episodes (brokers away): retried with a pause, up to a limit.
+#[derive(Default)]
+struct KafkaTrouble {
+    since: Option<Instant>,
+    pause_until: Option<Instant>,
+}
 
-    loop {
-        // Assignment changes: reload bronze's offsets, note the end offsets to catch up to.
-        let now_assigned = current_assignment(&consumer);
-        if now_assigned != assigned {
-            // Other workers may have committed these partitions since this one last looked.
-            reload(&mut table, &mut recorded).await?;
+/// One stream worker: a consumer in the group and the bronze table it commits to.
+struct Worker<'a> {
+    s: &'a StreamSettings,
+    started: Instant,
+    bronze: lake::Table,
+    consumer: Option<Arc<BaseConsumer>>,
+    metrics: Arc<Metrics>,
+    report: StreamReport,
+    batch: Batch,
+    assigned: Vec<TopicPartition>,
+    /// Per partition: whether the consumer's position was checked against bronze's offset
+    /// since it was assigned (a first message beyond it means seeking back).
+    aligned: HashMap<TopicPartition, bool>,
+    catch_up: Option<CatchUp>,
+    trouble: KafkaTrouble,
+    last_lag: Instant,
+    /// Set once the loop decided to stop (caught up, or asked to): the batch is committed first.
+    stop: Option<String>,
+}
+
+impl<'a> Worker<'a> {
+    async fn start(lake: &Lakehouse, catalog: &Catalog, s: &'a StreamSettings, metrics: Arc<Metrics>) -> Result<Worker<'a>> {
+        let spec = catalog.table(BRONZE)?;
+        let bronze = lake::Table::open_or_create(lake, spec).await?;
+        let consumer: Arc<BaseConsumer> = Arc::new(
+            s.connection
+                .consumer_config(&s.group)
+                .create()
+                .env_err(|| format!("cannot create a Kafka consumer for {}", s.connection.brokers))?,
+        );
+        let topics: Vec<&str> = s.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics).env_err(|| format!("cannot subscribe to {}", s.topics.join(", ")))?;
+        let catch_up = if s.until_caught_up {
+            let targets = end_offsets(&consumer, &s.topics, &s.connection.brokers).await?;
+            Some(CatchUp { targets, last_peer_refresh: Instant::now(), progress: (-1, Instant::now()) })
+        } else {
+            None
+        };
+        Ok(Worker {
+            s,
+            started: Instant::now(),
+            bronze,
+            consumer: Some(consumer),
+            metrics,
+            report: StreamReport::default(),
+            batch: Batch::default(),
+            assigned: Vec::new(),
+            aligned: HashMap::new(),
+            catch_up,
+            trouble: KafkaTrouble::default(),
+            last_lag: Instant::now(),
+            stop: None,
+        })
+    }
+
+    fn consumer(&self) -> Result<&Arc<BaseConsumer>> {
+        self.consumer.as_ref().ok_or_else(|| Error::environment("the Kafka consumer is closed"))
+    }
+
+    /// The next offset bronze holds for a partition.
+    fn in_bronze(&self, tp: &TopicPartition) -> Option<i64> {
+        self.bronze.recorded_version(&app_id(&tp.0, tp.1))
+    }
+
+    /// The loop: each turn does the first step that applies.
+    async fn run(&mut self, shutdown: &Shutdown) -> Result<()> {
+        loop {
+            self.follow_assignment().await?;
+            self.report_progress().await;
+            if self.stop.is_none() && self.batch.is_empty() && self.caught_up().await? {
+                self.stop = Some("caught up".into());
+            }
+            if self.batch_due() {
+                self.commit().await?;
+                continue;
+            }
+            if let Some(why) = self.stop.take() {
+                self.report.stopped_by = why;
+                return Ok(());
+            }
+            if let Some(why) = shutdown.requested() {
+                self.stop = Some(why.to_string());
+                continue;
+            }
+            if self.pausing().await {
+                continue;
+            }
+            self.poll()?;
+        }
+    }
+
+    /// Assignment changes: reload bronze's offsets (other workers may have committed these
+    /// partitions since this one last looked); a new partition's position is checked again.
+    async fn follow_assignment(&mut self) -> Result<()> {
+        let now_assigned = current_assignment(self.consumer()?);
+        if now_assigned != self.assigned {
+            self.bronze.reload().await?;
             for tp in &now_assigned {
-                if !assigned.contains(tp) {
-                    aligned.insert(tp.clone(), false);
+                if !self.assigned.contains(tp) {
+                    self.aligned.insert(tp.clone(), false);
                 }
             }
             info!(partitions = ?now_assigned, "Partitions assigned.");
-            assigned = now_assigned;
+            self.assigned = now_assigned;
         }
-        // The lag gauges also move while nothing is committed (new messages, an idle stream).
-        if s.metrics_addr.is_some() && last_lag.elapsed() > Duration::from_secs(5) {
-            update_lag(&consumer, &recorded, &assigned, &metrics).await;
-            last_lag = Instant::now();
+        Ok(())
+    }
+
+    /// The lag gauges also move while nothing is committed (new messages, an idle stream).
+    async fn report_progress(&mut self) {
+        if self.s.metrics_addr.is_some() && self.last_lag.elapsed() > LAG_REFRESH {
+            let partitions = self.assigned.clone();
+            self.update_lag(&partitions).await;
+            self.last_lag = Instant::now();
         }
-        if s.until_caught_up && stop.is_none() && batch.is_empty() {
-            // Where this worker's consumer stands on the partitions it holds: past a target it
-            // has read everything there is below it, even when the last offsets were not
-            // messages (transaction markers) and so never reach bronze.
-            let positions: HashMap<(String, i32), i64> = consumer
-                .position()
-                .map(|tpl| {
-                    tpl.elements()
-                        .iter()
-                        .filter_map(|e| match e.offset() {
-                            Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
-                            _ => None,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let behind = |recorded: &lake::txn::RecordedTransactions| -> Vec<(String, i32)> {
-                let mut v: Vec<_> = targets
+    }
+
+    /// With `--until-caught-up` and no batch open: whether bronze (or this consumer's
+    /// position, on the partitions it holds) has reached every end offset seen at start.
+    /// Fails (exit 3) when nothing moved for the stall timeout.
+    async fn caught_up(&mut self) -> Result<bool> {
+        if self.catch_up.is_none() {
+            return Ok(false);
+        }
+        // Where this worker's consumer stands on the partitions it holds: past a target it
+        // has read everything there is below it, even when the last offsets were not
+        // messages (transaction markers) and so never reach bronze.
+        let positions: HashMap<TopicPartition, i64> = self
+            .consumer()?
+            .position()
+            .map(|tpl| {
+                tpl.elements()
                     .iter()
-                    .filter(|(tp, end)| {
-                        let read = if assigned.contains(tp) { positions.get(*tp).copied().unwrap_or(0) } else { 0 };
-                        in_bronze(recorded, &tp.0, tp.1).unwrap_or(0).max(read) < **end
+                    .filter_map(|e| match e.offset() {
+                        Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
+                        _ => None,
                     })
-                    .map(|(tp, _)| tp.clone())
-                    .collect();
-                v.sort();
-                v
-            };
-            let mut left = behind(&recorded);
-            // Partitions this worker does not hold are caught up by the others: look at bronze.
-            if !left.is_empty() && last_peer_refresh.elapsed() >= PEER_REFRESH {
-                last_peer_refresh = Instant::now();
-                reload(&mut table, &mut recorded).await?;
-                left = behind(&recorded);
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut left = self.behind(&positions);
+        let catch_up = self.catch_up.as_mut().expect("catch_up checked above");
+        // Partitions this worker does not hold are caught up by the others: look at bronze.
+        if !left.is_empty() && catch_up.last_peer_refresh.elapsed() >= PEER_REFRESH {
+            catch_up.last_peer_refresh = Instant::now();
+            self.bronze.reload().await?;
+            left = self.behind(&positions);
+        }
+        let catch_up = self.catch_up.as_ref().expect("catch_up checked above");
+        let moved: i64 =
+            catch_up.targets.keys().map(|tp| self.in_bronze(tp).unwrap_or(0)).sum::<i64>() + positions.values().sum::<i64>();
+        let stalled = catch_up.progress.1.elapsed() > self.s.stall_timeout;
+        let catch_up = self.catch_up.as_mut().expect("catch_up checked above");
+        if moved != catch_up.progress.0 {
+            catch_up.progress = (moved, Instant::now());
+        } else if !left.is_empty() && stalled {
+            let list = left.iter().map(|(t, p)| format!("{t}/{p}")).collect::<Vec<_>>().join(", ");
+            return Err(Error::environment(format!(
+                "not caught up: {list} still behind their end offsets, and nothing moved for {} s (neither this worker's reads nor bronze)",
+                self.s.stall_timeout.as_secs()
+            ))
+            .with_hint(format!(
+                "check the brokers and the consumer group {} (`vbda status`: lag, members); rerun: bronze holds what was committed",
+                self.s.group
+            )));
+        }
+        Ok(left.is_empty())
+    }
+
+    /// The partitions still short of their end offset, sorted.
+    fn behind(&self, positions: &HashMap<TopicPartition, i64>) -> Vec<TopicPartition> {
+        let Some(catch_up) = &self.catch_up else { return Vec::new() };
+        let mut v: Vec<TopicPartition> = catch_up
+            .targets
+            .iter()
+            .filter(|(tp, end)| {
+                let read = if self.assigned.contains(tp) { positions.get(*tp).copied().unwrap_or(0) } else { 0 };
+                self.in_bronze(tp).unwrap_or(0).max(read) < **end
+            })
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Whether the open batch must be committed now: full, old enough, the worker is
+    /// stopping, or it takes this worker's partitions to their end offsets.
+    fn batch_due(&self) -> bool {
+        if self.batch.is_empty() {
+            return false;
+        }
+        let full = self.batch.rows.len() >= self.s.max_rows || self.batch.bytes >= self.s.max_bytes;
+        let aged = self.batch.opened.is_some_and(|t| t.elapsed() >= self.s.max_age);
+        full || aged || self.stop.is_some() || self.completes_catch_up()
+    }
+
+    /// Whether the open batch takes this worker's partitions to their end offsets, moving at
+    /// least one of them there (then it is committed at once instead of waiting for its age;
+    /// once there, later messages wait for the batch's age like any others).
+    fn completes_catch_up(&self) -> bool {
+        let Some(catch_up) = &self.catch_up else { return false };
+        let done = |tp: &TopicPartition| self.in_bronze(tp).unwrap_or(0);
+        let crosses =
+            self.batch.next.iter().any(|(tp, n)| catch_up.targets.get(tp).is_some_and(|end| done(tp) < *end && n >= end));
+        crosses
+            && self.assigned.iter().all(|tp| {
+                let next = self.batch.next.get(tp).copied().unwrap_or_else(|| done(tp));
+                catch_up.targets.get(tp).is_none_or(|end| next >= *end)
+            })
+    }
+
+    /// After a Kafka error, wait a moment (a stop is still heard) before reading again.
+    async fn pausing(&mut self) -> bool {
+        match self.trouble.pause_until.filter(|u| *u > Instant::now()) {
+            Some(until) => {
+                tokio::time::sleep(until.saturating_duration_since(Instant::now()).min(Duration::from_millis(50))).await;
+                true
             }
-            let moved: i64 = targets.keys().map(|tp| in_bronze(&recorded, &tp.0, tp.1).unwrap_or(0)).sum::<i64>()
-                + positions.values().sum::<i64>();
-            if moved != progress.0 {
-                progress = (moved, Instant::now());
-            }
-            if left.is_empty() {
-                stop = Some("caught up");
-            } else if progress.1.elapsed() > s.stall_timeout {
-                let list = left.iter().map(|(t, p)| format!("{t}/{p}")).collect::<Vec<_>>().join(", ");
-                return Err(Error::environment(format!(
-                    "not caught up: {list} still behind their end offsets, and nothing moved for {} s (neither this worker's reads nor bronze)",
-                    s.stall_timeout.as_secs()
-                ))
-                .with_hint(format!(
-                    "check the brokers and the consumer group {} (`vbda status`: lag, members); rerun: bronze holds what was committed",
-                    s.group
-                )));
+            None => {
+                self.trouble.pause_until = None;
+                false
             }
         }
-        let age_left = match batch.opened {
-            Some(t) => s.max_age.saturating_sub(t.elapsed()),
+    }
+
+    /// Read what librdkafka has fetched, up to the room left in the batch, on this thread:
+    /// polling a BaseConsumer in a loop costs no thread wake-up per message (a
+    /// StreamConsumer's per-message wake-ups cost more CPU than the rest of the stream).
+    fn poll(&mut self) -> Result<()> {
+        let consumer = self.consumer()?.clone();
+        let room = self.s.max_rows.saturating_sub(self.batch.rows.len()).max(1);
+        let age_left = match self.batch.opened {
+            Some(t) => self.s.max_age.saturating_sub(t.elapsed()),
             None => Duration::from_millis(500),
         };
-        let full = batch.rows.len() >= s.max_rows || batch.bytes >= s.max_bytes;
-        let aged = batch.opened.is_some_and(|t| t.elapsed() >= s.max_age);
-        if !batch.is_empty() && (full || aged || stop.is_some() || (s.until_caught_up && caught_up_with(&batch, &recorded, &assigned, &targets))) {
-            let b = std::mem::take(&mut batch);
-            let partitions: Vec<(String, i32)> = b.next.keys().cloned().collect();
-            table = match commit(&spec, table, &mut recorded, &consumer, b, &s.args, &mut report, &metrics).await {
-                Ok(t) => t,
-                Err(e) => {
-                    metrics.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    return Err(e);
-                }
-            };
-            if s.metrics_addr.is_some() {
-                update_lag(&consumer, &recorded, &partitions, &metrics).await;
-            }
-            continue;
-        }
-        if let Some(why) = stop {
-            report.stopped_by = why.to_string();
-            break;
-        }
-        if let Some(why) = signalled(&signal) {
-            stop = Some(why);
-            continue;
-        }
-        // After a Kafka error, wait a moment (signals are still heard) before reading again.
-        if let Some(until) = backoff_until.filter(|u| *u > Instant::now()) {
-            tokio::time::sleep(until.saturating_duration_since(Instant::now()).min(Duration::from_millis(50))).await;
-            continue;
-        }
-        backoff_until = None;
-        // Read what librdkafka has fetched, up to the room left in the batch, on this thread:
-        // polling a BaseConsumer in a loop costs no thread wake-up per message (a
-        // BaseConsumer's per-message wake-ups cost more CPU than the rest of the stream).
-        let room = s.max_rows.saturating_sub(batch.rows.len()).max(1);
-        let wait = age_left.clamp(Duration::from_millis(1), Duration::from_millis(100));
+        let mut timeout = age_left.clamp(Duration::from_millis(1), Duration::from_millis(100));
         let mut taken = 0;
-        let polled = tokio::task::block_in_place(|| {
-            let mut timeout = wait;
-            while taken < room && batch.bytes < s.max_bytes {
+        let polled = tokio::task::block_in_place(|| -> Result<Option<rdkafka::error::KafkaError>> {
+            while taken < room && self.batch.bytes < self.s.max_bytes {
                 let m = match consumer.poll(timeout) {
-                    None => return Ok(()),
-                    Some(Err(e)) => return Err(e),
+                    None => return Ok(None),
+                    Some(Err(e)) => return Ok(Some(e)),
                     Some(Ok(m)) => m,
                 };
                 timeout = Duration::ZERO;
                 taken += 1;
-                report.messages += 1;
-                metrics.messages.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let tp = (m.topic().to_string(), m.partition());
-                let offset = m.offset();
-                // The next offset bronze needs: after this batch's, else what bronze recorded,
-                // else the partition's start (a seek to 0 lands on the oldest retained message).
-                // (bronze's offset is looked up only for a partition's first message in a batch)
-                let expected = batch.next.get(&tp).copied().or_else(|| in_bronze(&recorded, &tp.0, tp.1)).unwrap_or(0);
-                if offset < expected {
-                    report.already_in_bronze += 1;
-                    metrics.skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    continue;
-                }
-                if offset > expected && !aligned.get(&tp).copied().unwrap_or(true) {
-                    // Kafka's position is past what bronze holds: go back for the rest.
-                    debug!(topic = %tp.0, partition = tp.1, from = offset, to = expected, "Seeking back to bronze's offset.");
-                    if let Err(e) = consumer.seek(&tp.0, tp.1, Offset::Offset(expected), Duration::from_secs(10)) {
-                        seek_error = Some(Error::environment(format!("cannot seek {}/{} to {expected}", tp.0, tp.1)).with_source(e));
-                        return Ok(());
-                    }
-                    // librdkafka drops what it fetched before the seek (its messages carry an
-                    // older version), so the next message of this partition is `expected`'s.
-                    aligned.insert(tp, true);
-                    continue;
-                }
-                aligned.insert(tp.clone(), true);
-                batch.opened.get_or_insert_with(Instant::now);
-                batch.first.entry(tp.clone()).or_insert(offset);
-                batch.next.insert(tp.clone(), offset + 1);
-                match m.payload() {
-                    None => batch.tombstones += 1,
-                    Some(p) => {
-                        batch.bytes += p.len();
-                        metrics.bytes.fetch_add(p.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                        batch.rows.push(Pending {
-                            topic: tp.0,
-                            partition: tp.1,
-                            offset,
-                            timestamp: m.timestamp().to_millis(),
-                            key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-                            payload: p.to_vec(),
-                        });
-                    }
-                }
-                if taken % 1024 == 0 && batch.opened.is_some_and(|t| t.elapsed() >= s.max_age) {
-                    return Ok(());
+                self.take(&consumer, &m)?;
+                if taken % 1024 == 0 && self.batch.opened.is_some_and(|t| t.elapsed() >= self.s.max_age) {
+                    break;
                 }
             }
-            Ok(())
-        });
-        if let Some(e) = seek_error.take() {
-            return Err(e);
-        }
+            Ok(None)
+        })?;
         match polled {
             // Only messages prove that Kafka is back: an empty poll is not a success.
-            Ok(()) if taken > 0 => failing_since = None,
-            Ok(()) => {}
+            None if taken > 0 => self.trouble.since = None,
+            None => {}
             // Brokers going away and coming back is routine: librdkafka reconnects, so keep
             // going (nothing is lost: offsets come from bronze). Only give up when it lasts, so
             // that a scheduled --until-caught-up run ends.
-            Err(e) => {
-                metrics.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let since = *failing_since.get_or_insert_with(Instant::now);
+            Some(e) => {
+                self.metrics.add_error();
+                let since = *self.trouble.since.get_or_insert_with(Instant::now);
                 warn!(error = %e, "Kafka error; retrying.");
                 if since.elapsed() > KAFKA_ERROR_LIMIT {
-                    return Err(Error::environment(format!("Kafka at {} kept failing for {} s", s.brokers, KAFKA_ERROR_LIMIT.as_secs()))
-                        .with_source(e)
-                        .with_hint("check that the brokers are up and reachable; rerun: bronze holds what was committed"));
+                    return Err(Error::environment(format!(
+                        "Kafka at {} kept failing for {} s",
+                        self.s.connection.brokers,
+                        KAFKA_ERROR_LIMIT.as_secs()
+                    ))
+                    .with_source(e)
+                    .with_hint("check that the brokers are up and reachable; rerun: bronze holds what was committed"));
                 }
-                backoff_until = Some(Instant::now() + Duration::from_millis(200));
+                self.trouble.pause_until = Some(Instant::now() + Duration::from_millis(200));
+            }
+        }
+        Ok(())
+    }
+
+    /// One message into the batch, unless bronze holds it already; a partition whose first
+    /// message is past bronze's offset is sought back to it.
+    fn take(&mut self, consumer: &BaseConsumer, m: &BorrowedMessage<'_>) -> Result<()> {
+        self.report.messages += 1;
+        self.metrics.add_messages(1);
+        let tp = (m.topic().to_string(), m.partition());
+        let offset = m.offset();
+        // The next offset bronze needs: after this batch's, else what bronze recorded, else the
+        // partition's start (a seek to 0 lands on the oldest retained message).
+        let expected = self.batch.next.get(&tp).copied().or_else(|| self.in_bronze(&tp)).unwrap_or(0);
+        if offset < expected {
+            self.report.already_in_bronze += 1;
+            self.metrics.add_skipped(1);
+            return Ok(());
+        }
+        if offset > expected && !self.aligned.get(&tp).copied().unwrap_or(true) {
+            // Kafka's position is past what bronze holds: go back for the rest.
+            debug!(topic = %tp.0, partition = tp.1, from = offset, to = expected, "Seeking back to bronze's offset.");
+            consumer
+                .seek(&tp.0, tp.1, Offset::Offset(expected), Duration::from_secs(10))
+                .env_err(|| format!("cannot seek {}/{} to {expected}", tp.0, tp.1))?;
+            // librdkafka drops what it fetched before the seek (its messages carry an older
+            // version), so the next message of this partition is `expected`'s.
+            self.aligned.insert(tp, true);
+            return Ok(());
+        }
+        self.aligned.insert(tp.clone(), true);
+        self.batch.opened.get_or_insert_with(Instant::now);
+        self.batch.next.insert(tp.clone(), offset + 1);
+        match m.payload() {
+            None => self.batch.tombstones += 1,
+            Some(p) => {
+                self.batch.bytes += p.len();
+                self.metrics.add_bytes(p.len() as u64);
+                self.batch.rows.push(Pending {
+                    topic: tp.0,
+                    partition: tp.1,
+                    offset,
+                    timestamp: m.timestamp().to_millis(),
+                    key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                    payload: p.to_vec(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Commit the open batch: trimmed against bronze's latest offsets, retried on a
+    /// concurrent commit of the same partitions; then Kafka's offsets, for lag tools.
+    async fn commit(&mut self) -> Result<()> {
+        let mut batch = std::mem::take(&mut self.batch);
+        let partitions: Vec<TopicPartition> = batch.next.keys().cloned().collect();
+        let started = Instant::now();
+        for attempt in 0..20 {
+            self.bronze.reload().await?;
+            let advancing = trim(&mut batch, |tp| self.in_bronze(tp).unwrap_or(0));
+            if advancing.is_empty() {
+                debug!("Every message of the batch is already in bronze.");
+                return Ok(());
+            }
+            let rows = batch.rows.len() as u64;
+            let mut info = CommitInfo::new("stream").with_args(self.s.args.iter().cloned());
+            for (topic, partition, next) in &advancing {
+                info = info.with_transaction(app_id(topic, *partition), *next);
+            }
+            let info = info.with_count("rows", rows).with_count("tombstones", batch.tombstones).with_detail(
+                "offsets",
+                serde_json::json!(batch.next.iter().map(|((t, p), n)| (format!("{t}/{p}"), *n)).collect::<BTreeMap<_, _>>()),
+            );
+            let record_batch = to_bronze(self.bronze.spec(), &batch.rows)?;
+            match self.bronze.append(vec![record_batch], info).await {
+                Ok(outcome) => {
+                    self.report.rows_committed += rows;
+                    self.report.tombstones += batch.tombstones;
+                    self.report.commits += 1;
+                    self.metrics.committed(rows, batch.tombstones, started.elapsed().as_secs_f64());
+                    let now_ms = Utc::now().timestamp_millis();
+                    for ts in batch.rows.iter().filter_map(|r| r.timestamp) {
+                        self.metrics.end_to_end(now_ms.saturating_sub(ts) as f64 / 1000.0);
+                    }
+                    info!(version = outcome.version, rows, seconds = started.elapsed().as_secs_f64(), "Committed a batch to bronze.");
+                    self.commit_to_kafka(&batch.next);
+                    if self.s.metrics_addr.is_some() {
+                        self.update_lag(&partitions).await;
+                    }
+                    return Ok(());
+                }
+                Err(e) if lake::is_concurrent_commit(&e) => {
+                    debug!(attempt, "Another worker committed the same partitions; trimming and retrying.");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::environment("gave up committing a batch after 20 concurrent commits to the same partitions"))
+    }
+
+    /// Kafka's committed offsets follow bronze's, for lag tools only: a failure costs nothing.
+    fn commit_to_kafka(&self, next: &HashMap<TopicPartition, i64>) {
+        let Ok(consumer) = self.consumer() else { return };
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), n) in next {
+            let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*n));
+        }
+        if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+            warn!(error = %e, "Could not commit offsets to Kafka (bronze has them; only lag tools are behind).");
+        }
+    }
+
+    /// Lag per partition (end offset minus bronze's), for the metrics; best effort.
+    async fn update_lag(&self, partitions: &[TopicPartition]) {
+        let Ok(consumer) = self.consumer() else { return };
+        for tp in partitions {
+            let (c, t, p) = (consumer.clone(), tp.0.clone(), tp.1);
+            let ends = tokio::task::spawn_blocking(move || crate::kafka::watermarks(&c, &t, p, Duration::from_secs(2))).await;
+            if let Ok(Ok((_, high))) = ends {
+                self.metrics.set_lag(&tp.0, tp.1, high - self.in_bronze(tp).unwrap_or(0));
             }
         }
     }
-    // Leave the group now, so that the partitions move to the other workers at once. Closing
-    // the consumer waits for the group coordinator, which never answers while the brokers are
-    // down: close on another thread and wait at most CLOSE_WAIT (bronze is committed already).
-    consumer.unsubscribe();
-    let (closed, wait) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        drop(consumer);
-        let _ = closed.send(());
-    });
-    if wait.recv_timeout(CLOSE_WAIT).is_err() {
-        warn!(seconds = CLOSE_WAIT.as_secs(), "Kafka did not confirm leaving the group (brokers down?); the partitions move on after the session timeout.");
+
+    /// Leave the group now, so that the partitions move to the other workers at once. Closing
+    /// the consumer waits for the group coordinator, which never answers while the brokers
+    /// are down: close on another thread and wait at most CLOSE_WAIT (bronze is committed).
+    fn leave_group(&mut self) {
+        let Some(consumer) = self.consumer.take() else { return };
+        consumer.unsubscribe();
+        let (closed, wait) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(consumer);
+            let _ = closed.send(());
+        });
+        if wait.recv_timeout(CLOSE_WAIT).is_err() {
+            warn!(
+                seconds = CLOSE_WAIT.as_secs(),
+                "Kafka did not confirm leaving the group (brokers down?); the partitions move on after the session timeout."
+            );
+        }
     }
-    report.bronze_version = table.version().map(|v| v as i64);
-    for (app, v) in &recorded.versions {
-        if let Some(rest) = app.strip_prefix("vbda.stream:") {
-            if let Some((topic, partition)) = rest.rsplit_once(':') {
-                if s.topics.iter().any(|t| t == topic) {
-                    report.offsets.insert(format!("{topic}/{partition}"), *v);
+
+    /// The report: bronze's version and the offsets it holds for these topics.
+    fn finish(mut self) -> StreamReport {
+        self.report.bronze_version = self.bronze.version();
+        for (app, v) in &self.bronze.recorded().versions {
+            if let Some((topic, partition)) = lake::bronze::parse_stream_app_id(app) {
+                if self.s.topics.iter().any(|t| t == topic) {
+                    self.report.offsets.insert(format!("{topic}/{partition}"), *v);
                 }
             }
         }
-    }
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
-}
-
-/// SIGINT and SIGTERM, heard on the runtime's threads while this one polls Kafka.
-fn listen_for_signals() -> Result<Arc<std::sync::atomic::AtomicU8>> {
-    let flag = Arc::new(std::sync::atomic::AtomicU8::new(0));
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .env_err(|| "cannot listen for SIGTERM".to_string())?;
-    let f = flag.clone();
-    tokio::spawn(async move {
-        if sigterm.recv().await.is_some() {
-            f.store(2, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .env_err(|| "cannot listen for SIGINT".to_string())?;
-    let f = flag.clone();
-    tokio::spawn(async move {
-        if sigint.recv().await.is_some() {
-            f.store(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
-    Ok(flag)
-}
-
-fn signalled(flag: &std::sync::atomic::AtomicU8) -> Option<&'static str> {
-    match flag.load(std::sync::atomic::Ordering::SeqCst) {
-        1 => Some("SIGINT"),
-        2 => Some("SIGTERM"),
-        _ => None,
+        self.report.seconds = self.started.elapsed().as_secs_f64();
+        self.report
     }
 }
 
-/// Lag per partition (end offset minus bronze's), for the metrics; best effort.
-async fn update_lag(
-    consumer: &Arc<BaseConsumer>,
-    recorded: &lake::txn::RecordedTransactions,
-    partitions: &[(String, i32)],
-    metrics: &crate::ops::stream_metrics::Metrics,
-) {
-    for (topic, partition) in partitions {
-        let c = consumer.clone();
-        let (t, p) = (topic.clone(), *partition);
-        let high = tokio::task::spawn_blocking(move || c.fetch_watermarks(&t, p, Duration::from_secs(2))).await;
-        if let Ok(Ok((_, high))) = high {
-            let done = in_bronze(recorded, topic, *partition).unwrap_or(0);
-            metrics.set_lag(topic, *partition, high - done);
-        }
-    }
+/// Drop the rows another worker committed meanwhile (below `done`); returns the partitions
+/// whose recorded offset this batch moves forward, with their next offset.
+fn trim(batch: &mut Batch, done: impl Fn(&TopicPartition) -> i64) -> Vec<(String, i32, i64)> {
+    // A handful of partitions: a list, looked up without allocating per row.
+    let offsets: Vec<(&str, i32, i64)> = batch.next.keys().map(|tp| (tp.0.as_str(), tp.1, done(tp))).collect();
+    let done_of = |topic: &str, partition: i32| offsets.iter().find(|(t, p, _)| *p == partition && *t == topic).map_or(0, |o| o.2);
+    let advancing: Vec<(String, i32, i64)> = batch
+        .next
+        .iter()
+        .filter(|((t, p), next)| **next > done_of(t, *p))
+        .map(|((t, p), next)| (t.clone(), *p, *next))
+        .collect();
+    batch.rows.retain(|r| r.offset >= done_of(&r.topic, r.partition));
+    advancing
 }
 
-fn current_assignment(consumer: &BaseConsumer) -> Vec<(String, i32)> {
-    let mut out: Vec<(String, i32)> = consumer
+fn current_assignment(consumer: &BaseConsumer) -> Vec<TopicPartition> {
+    let mut out: Vec<TopicPartition> = consumer
         .assignment()
         .map(|tpl| tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect())
         .unwrap_or_default();
@@ -452,191 +674,26 @@ fn current_assignment(consumer: &BaseConsumer) -> Vec<(String, i32)> {
     out
 }
 
-/// Whether the open batch takes this worker's partitions to their end offsets, moving at
-/// least one of them there (then it is committed at once instead of waiting for its age; once
-/// there, later messages wait for the batch's age like any others).
-fn caught_up_with(batch: &Batch, recorded: &lake::txn::RecordedTransactions, assigned: &[(String, i32)], targets: &HashMap<(String, i32), i64>) -> bool {
-    let done = |tp: &(String, i32)| in_bronze(recorded, &tp.0, tp.1).unwrap_or(0);
-    let crosses = batch.next.iter().any(|(tp, n)| targets.get(tp).is_some_and(|end| done(tp) < *end && n >= end));
-    crosses
-        && assigned.iter().all(|tp| {
-            let next = batch.next.get(tp).copied().unwrap_or_else(|| done(tp));
-            targets.get(tp).is_none_or(|end| next >= *end)
-        })
-}
-
 /// The end offset (high watermark) of every partition of the topics, for `--until-caught-up`.
-async fn end_offsets(consumer: &Arc<BaseConsumer>, topics: &[String], brokers: &str) -> Result<HashMap<(String, i32), i64>> {
-    let c = consumer.clone();
-    let topics = topics.to_vec();
-    let brokers = brokers.to_string();
-    tokio::task::spawn_blocking(move || {
-        let mut out = HashMap::new();
-        for topic in &topics {
-            let metadata = c
-                .fetch_metadata(Some(topic), Duration::from_secs(30))
-                .env_err(|| format!("cannot read the partitions of topic {topic} from {brokers}"))?;
-            let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else { continue };
-            if let Some(e) = t.error() {
-                return Err(Error::data(format!("topic {topic} is not available on {brokers}: {}", rdkafka::error::RDKafkaErrorCode::from(e)))
-                    .with_hint("check the topic name (--topic, VBDA_TOPIC) and that it exists"));
-            }
-            for p in t.partitions() {
-                let (_, high) = c
-                    .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
-                    .env_err(|| format!("cannot read the end offset of {topic}/{}", p.id()))?;
-                out.insert((topic.clone(), p.id()), high);
-            }
-        }
-        Ok(out)
-    })
-    .await
-    .map_err(|e| Error::environment("the end-offset query panicked").with_source(e))?
-}
-
-/// Commit a batch: trimmed against bronze's latest offsets, retried on a concurrent commit
-/// of the same partitions; then Kafka's offsets, for lag tools.
-async fn commit(
-    spec: &TableSpec,
-    mut table: deltalake::DeltaTable,
-    recorded: &mut lake::txn::RecordedTransactions,
-    consumer: &BaseConsumer,
-    mut batch: Batch,
-    args: &[String],
-    report: &mut StreamReport,
-    metrics: &crate::ops::stream_metrics::Metrics,
-) -> Result<deltalake::DeltaTable> {
-    let started = Instant::now();
-    for attempt in 0..20 {
-        reload(&mut table, recorded).await?;
-        // Another worker may have committed some of these offsets meanwhile: drop them.
-        // (a handful of partitions: a list, looked up without allocating per row)
-        let offsets: Vec<(&str, i32, i64)> =
-            batch.next.keys().map(|(t, p)| (t.as_str(), *p, in_bronze(recorded, t, *p).unwrap_or(0))).collect();
-        let done = |topic: &str, partition: i32| offsets.iter().find(|(t, p, _)| *p == partition && *t == topic).map_or(0, |o| o.2);
-        batch.rows.retain(|r| r.offset >= done(&r.topic, r.partition));
-        let mut info = CommitInfo::new("stream").with_args(args.iter().cloned());
-        let mut advancing = 0;
-        for ((topic, partition), next) in &batch.next {
-            if *next > done(topic, *partition) {
-                info = info.with_transaction(app_id(topic, *partition), *next);
-                advancing += 1;
-            }
-        }
-        if advancing == 0 {
-            debug!("Every message of the batch is already in bronze.");
-            return Ok(table);
-        }
-        let rows = batch.rows.len() as u64;
-        let info = info
-            .with_count("rows", rows)
-            .with_count("tombstones", batch.tombstones)
-            .with_detail("offsets", serde_json::json!(batch.next.iter().map(|((t, p), n)| (format!("{t}/{p}"), *n)).collect::<BTreeMap<_, _>>()));
-        let record_batch = to_bronze(spec, &batch.rows)?;
-        match lake::append(table.clone(), spec, vec![record_batch], info).await {
-            Ok((t, outcome)) => {
-                report.rows_committed += rows;
-                report.tombstones += batch.tombstones;
-                report.commits += 1;
-                metrics.committed(rows, batch.tombstones, started.elapsed().as_secs_f64());
-                let now_ms = Utc::now().timestamp_millis();
-                for r in batch.rows.iter().filter_map(|r| r.timestamp) {
-                    metrics.end_to_end((now_ms - r) as f64 / 1000.0);
-                }
-                info!(version = outcome.version, rows, seconds = started.elapsed().as_secs_f64(), "Committed a batch to bronze.");
-                recorded.refresh(&t).await?;
-                let mut tpl = TopicPartitionList::new();
-                for ((topic, partition), next) in &batch.next {
-                    let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
-                }
-                if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
-                    warn!(error = %e, "Could not commit offsets to Kafka (bronze has them; only lag tools are behind).");
-                }
-                return Ok(t);
-            }
-            Err(e) if crate::ops::ingest::is_concurrent_commit(&e) => {
-                debug!(attempt, "Another worker committed the same partitions; trimming and retrying.");
-                continue;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(Error::environment("gave up committing a batch after 20 concurrent commits to the same partitions"))
+async fn end_offsets(consumer: &Arc<BaseConsumer>, topics: &[String], brokers: &str) -> Result<HashMap<TopicPartition, i64>> {
+    let (c, topics, brokers) = (consumer.clone(), topics.to_vec(), brokers.to_string());
+    let ends = tokio::task::spawn_blocking(move || crate::kafka::end_offsets(&c, &brokers, &topics, Duration::from_secs(30)))
+        .await
+        .map_err(|e| Error::environment("the end-offset query panicked").with_source(e))??;
+    Ok(ends.into_iter().map(|(tp, (_, high))| (tp, high)).collect())
 }
 
 /// Bronze rows for Kafka messages.
 fn to_bronze(spec: &TableSpec, rows: &[Pending]) -> Result<RecordBatch> {
-    let schema = lake::arrow_schema(spec);
-    let now = Utc::now();
-    let (mut payload, mut payload_bytes, mut format, mut error) = (StringBuilder::new(), BinaryBuilder::new(), StringBuilder::new(), StringBuilder::new());
-    let (mut event_id, mut fallback, mut kind) = (StringBuilder::new(), BooleanBuilder::new(), StringBuilder::new());
-    let (mut file, mut line, mut topic, mut partition, mut offset) =
-        (StringBuilder::new(), Int64Builder::new(), StringBuilder::new(), Int32Builder::new(), Int64Builder::new());
-    let (mut ts, mut key, mut batch_id, mut ingested, mut date) = (
-        TimestampMicrosecondBuilder::new().with_timezone("UTC"),
-        StringBuilder::new(),
-        StringBuilder::new(),
-        TimestampMicrosecondBuilder::new().with_timezone("UTC"),
-        Date32Builder::new(),
-    );
-    let id = uuid::Uuid::new_v4().to_string();
+    let mut out = BronzeRows::new(&uuid::Uuid::new_v4().to_string());
     for r in rows {
-        let (text, raw) = match std::str::from_utf8(&r.payload) {
-            Ok(t) => (t.to_string(), None),
-            Err(_) => (String::from_utf8_lossy(&r.payload).into_owned(), Some(r.payload.as_slice())),
-        };
-        let (eid, day) = probe(&text, false);
-        payload.append_value(&text);
-        payload_bytes.append_option(raw);
-        format.append_value("kafka");
-        event_id.append_option(eid.as_deref());
-        match day {
-            Ok(d) => {
-                error.append_null();
-                fallback.append_value(false);
-                date.append_value(days_since_epoch(d));
-            }
-            Err(reason) => {
-                error.append_value(reason);
-                fallback.append_value(true);
-                date.append_value(days_since_epoch(now.date_naive()));
-            }
-        }
-        kind.append_value("kafka");
-        file.append_null();
-        line.append_null();
-        topic.append_value(&r.topic);
-        partition.append_value(r.partition);
-        offset.append_value(r.offset);
-        ts.append_option(r.timestamp.map(|ms| ms * 1000));
-        key.append_option(r.key.as_deref());
-        batch_id.append_value(&id);
-        ingested.append_value(now.timestamp_micros());
+        let record = Record::from_bytes(&r.payload, 0);
+        out.push(
+            &record,
+            Origin::Kafka { topic: &r.topic, partition: r.partition, offset: r.offset, timestamp_ms: r.timestamp, key: r.key.as_deref() },
+        );
     }
-    let mut columns: HashMap<&str, ArrayRef> = HashMap::new();
-    columns.insert("payload", Arc::new(payload.finish()));
-    columns.insert("payload_bytes", Arc::new(payload_bytes.finish()));
-    columns.insert("payload_format", Arc::new(format.finish()));
-    columns.insert("payload_error", Arc::new(error.finish()));
-    columns.insert("event_id", Arc::new(event_id.finish()));
-    columns.insert("event_date_fallback", Arc::new(fallback.finish()));
-    columns.insert("source_kind", Arc::new(kind.finish()));
-    columns.insert("source_file", Arc::new(file.finish()));
-    columns.insert("source_line", Arc::new(line.finish()));
-    columns.insert("kafka_topic", Arc::new(topic.finish()));
-    columns.insert("kafka_partition", Arc::new(partition.finish()));
-    columns.insert("kafka_offset", Arc::new(offset.finish()));
-    columns.insert("kafka_timestamp", Arc::new(ts.finish()));
-    columns.insert("kafka_key", Arc::new(key.finish()));
-    columns.insert("batch_id", Arc::new(batch_id.finish()));
-    columns.insert("ingested_at", Arc::new(ingested.finish()));
-    columns.insert("event_date", Arc::new(date.finish()));
-    let ordered = schema
-        .fields()
-        .iter()
-        .map(|f| columns.remove(f.name().as_str()).ok_or_else(|| Error::data(format!("stream does not fill bronze column `{}`", f.name()))))
-        .collect::<Result<Vec<_>>>()?;
-    RecordBatch::try_new(schema, ordered).map_err(|e| Error::data("bronze rows from Kafka do not match the spec").with_source(e))
+    out.finish(spec)
 }
 
 pub fn summary(r: &StreamReport) -> String {

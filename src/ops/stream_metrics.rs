@@ -75,6 +75,27 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    pub fn add_messages(&self, n: u64) {
+        self.messages.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn add_bytes(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn add_skipped(&self, n: u64) {
+        self.skipped.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn add_error(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Kafka messages consumed so far.
+    pub fn messages(&self) -> u64 {
+        self.messages.load(Ordering::Relaxed)
+    }
+
     pub fn committed(&self, rows: u64, tombstones: u64, seconds: f64) {
         self.rows_committed.fetch_add(rows, Ordering::Relaxed);
         self.tombstones.fetch_add(tombstones, Ordering::Relaxed);

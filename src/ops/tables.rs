@@ -198,11 +198,11 @@ pub async fn show(
             return Err(crate::Error::data(format!("{} has no version {v}: its versions are 0 to {current}", spec.id)));
         }
         t.load_version(v as u64).await.map_err(|e| {
-            crate::error::from_delta(e, format!("cannot read version {v} of {}", spec.id))
+            crate::lake::from_delta(e, format!("cannot read version {v} of {}", spec.id))
         })?;
     }
-    let filter = match (date, spec.partition_by.first()) {
-        (Some(d), Some(column)) if spec.column(column).is_some_and(|c| c.data_type == crate::catalog::ColumnType::Date) => {
+    let filter = match (date, spec.date_partition()) {
+        (Some(d), Some(column)) => {
             lake::PartitionFilter::values_of(column, &[d.to_string()])
         }
         (Some(_), _) => {

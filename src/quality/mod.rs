@@ -26,13 +26,29 @@ pub const REASON_COLUMN: &str = "_dq_reason";
 /// Allowed values of referenced columns, for `relationships` rules: (`layer.name`, column).
 pub type References = HashMap<(String, String), Series>;
 
+/// The referenced columns of a table's `relationships` rules, for the tables that exist.
+pub async fn references(lake: &crate::lake::Lakehouse, catalog: &crate::catalog::Catalog, spec: &TableSpec) -> Result<References> {
+    let mut refs = References::new();
+    for exp in spec.expectations.iter().filter(|e| e.rule == RuleKind::Relationships) {
+        let (Some(to), Some(to_column)) = (&exp.to, &exp.to_column) else { continue };
+        let target = catalog.table(to)?;
+        let Some(t) = lake.open(target).await? else { continue };
+        let values = crate::lake::read_partitions(&t, target, &crate::lake::PartitionFilter::all()).await?;
+        let values = tokio::task::block_in_place(|| values.select([col(to_column.as_str())]).unique(None, UniqueKeepStrategy::Any).collect())
+            .map_err(polars_err)?;
+        let series = values.column(to_column).map_err(polars_err)?.as_materialized_series().clone();
+        refs.insert((to.clone(), to_column.clone()), series);
+    }
+    Ok(refs)
+}
+
 /// One expectation's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleOutcome {
     pub table: String,
     pub name: String,
     pub rule: &'static str,
-    pub severity: &'static str,
+    pub severity: Severity,
     pub columns: Vec<String>,
     /// Rows that fail the rule; None when it could not be evaluated (a referenced table
     /// that does not exist yet).
@@ -48,7 +64,7 @@ pub struct Audit {
 impl Audit {
     /// `fail` rules that some row broke: the run must stop before it commits.
     pub fn failures(&self) -> Vec<&RuleOutcome> {
-        self.outcomes.iter().filter(|o| o.severity == "fail" && o.failing_rows.unwrap_or(0) > 0).collect()
+        self.outcomes.iter().filter(|o| o.severity == Severity::Fail && o.failing_rows.unwrap_or(0) > 0).collect()
     }
 
     /// The error to stop a run with, if any `fail` rule broke.
@@ -166,7 +182,7 @@ fn outcome(spec: &TableSpec, exp: &Expectation, failing_rows: Option<u64>) -> Ru
         table: spec.id.to_string(),
         name: exp.display_name(),
         rule: exp.rule.name(),
-        severity: exp.severity.name(),
+        severity: exp.severity,
         columns: exp.target_columns().iter().map(|c| c.to_string()).collect(),
         failing_rows,
     }

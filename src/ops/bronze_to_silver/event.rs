@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
-use crate::ops::ingest::parse::read_event_time;
+use crate::lake::bronze::read_event_time;
 
 /// A payload's fields, typed as `silver.video_events` declares them. Text borrows from the
 /// payload where it can.

@@ -96,7 +96,7 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
         return Ok(BronzeToSilverReport::nothing(bronze_version, started));
     }
     // Allowed values for the relationships rules (content ids), when those tables exist.
-    let refs = crate::ops::check::references(lake, catalog, silver_spec).await?;
+    let refs = crate::quality::references(lake, catalog, silver_spec).await?;
     let sources = lake::partition_scans(&bronze, bronze_spec, "event_date", &dates).await?;
     let phase = Instant::now();
     let duplicated = tokio::task::block_in_place(|| transform::duplicated_ids(&sources))?;
@@ -197,14 +197,7 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
 pub const INCREMENTAL_APP: &str = "vbda.bronze-to-silver";
 
 async fn all_dates(bronze: &deltalake::DeltaTable) -> Result<Vec<String>> {
-    let snapshot = bronze.snapshot().map_err(|e| crate::error::from_delta(e, "cannot read bronze"))?;
-    let mut dates = std::collections::BTreeSet::new();
-    for file in snapshot.log_data().iter() {
-        if let Some(Some(d)) = file.partition_values_map().get("event_date") {
-            dates.insert(d.clone());
-        }
-    }
-    Ok(dates.into_iter().collect())
+    Ok(lake::partition_values(bronze, "event_date")?.into_iter().collect())
 }
 
 impl BronzeToSilverReport {

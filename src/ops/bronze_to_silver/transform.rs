@@ -375,7 +375,7 @@ fn in_parallel<T: Send>(df: &DataFrame, work: impl Fn(&Payloads, std::ops::Range
 }
 
 fn days(d: NaiveDate) -> i32 {
-    crate::ops::ingest::days_since_epoch(d)
+    crate::lake::days_since_epoch(d)
 }
 
 fn date(days: i32) -> NaiveDate {

@@ -19,32 +19,23 @@
 pub mod landing;
 pub mod parse;
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{NaiveDate, Utc};
-use deltalake::arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
-};
 use deltalake::arrow::record_batch::RecordBatch;
-use serde::Serialize;
-use deltalake::DeltaTableError;
 use futures::StreamExt;
+use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::catalog::{Catalog, TableSpec};
 use crate::error::{Error, Result};
+use crate::lake::bronze::{BronzeRows, Origin};
 use crate::lake::{self, CommitInfo, Lakehouse, WriteOutcome};
 use crate::telemetry::Progress;
 
 pub use landing::{Landing, LandingObject, ReadProblem};
 use parse::{FileFormat, Record};
 
-/// The bronze table every source lands in.
-pub const BRONZE: &str = "bronze.video_events";
-const APP_PREFIX: &str = "vbda.ingest:";
+pub use crate::lake::bronze::TABLE as BRONZE;
 
 /// What `vbda ingest` does, resolved from flags, environment and `vbda.toml`.
 #[derive(Debug, Clone)]
@@ -121,7 +112,7 @@ pub fn file_version(object: &LandingObject) -> i64 {
 }
 
 pub fn app_id(object: &LandingObject) -> String {
-    format!("{APP_PREFIX}{}", object.uri)
+    lake::bronze::ingest_app_id(&object.uri)
 }
 
 /// Run one ingest: discover, read, append, record.
@@ -131,19 +122,18 @@ pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettin
     let landing = Landing::parse(&settings.landing, lake.s3())?;
     let mut report = IngestReport { landing: landing.display(), ..Default::default() };
 
-    let mut table = lake.open_or_create(spec).await?;
+    let mut table = lake::Table::open_or_create(lake, spec).await?;
     let objects = landing.list().await?;
     report.files_seen = objects.len() as u64;
 
     // Plan against what is recorded; each commit re-checks against its own snapshot.
     let mut pending: Vec<(LandingObject, FileFormat, bool)> = Vec::new();
-    let recorded = lake::txn::RecordedTransactions::load(&table).await?;
     for object in objects {
         let Some((format, gzip)) = FileFormat::from_name(&object.relative) else {
             report.files_ignored.push(object.uri.clone());
             continue;
         };
-        match recorded.versions.get(&app_id(&object)) {
+        match table.recorded().versions.get(&app_id(&object)) {
             Some(v) if *v == file_version(&object) => report.files_already_ingested += 1,
             Some(_) if !settings.reingest_changed => {
                 warn!(file = %object.uri, "File changed since it was ingested; skipped (use --reingest-changed).");
@@ -165,7 +155,6 @@ pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettin
         let start = (uuid::Uuid::new_v4().as_u128() % pending.len() as u128) as usize;
         pending.rotate_left(start);
     }
-    let mut recorded = recorded;
     let mut files: Vec<ReadFile> = Vec::new();
     let (mut rows, mut bytes) = (0usize, 0usize);
     let last = pending.len();
@@ -227,12 +216,12 @@ pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettin
         }
         let full = rows >= settings.batch_rows || bytes >= settings.batch_bytes;
         if (full || i == last) && !files.is_empty() {
-            commit_files(&mut table, spec, &mut recorded, std::mem::take(&mut files), settings, &batch_id, &mut report).await?;
+            commit_files(&mut table, std::mem::take(&mut files), settings, &batch_id, &mut report).await?;
             (rows, bytes) = (0, 0);
         }
     }
     progress.finish();
-    report.bronze_version = table.version().map(|v| v as i64);
+    report.bronze_version = table.version();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -263,11 +252,11 @@ fn load_file(uri: &str, content: &[u8], format: FileFormat, gzip: bool, batch_id
         modified_secs: 0,
     };
     match parse::parse_file(content, format, gzip) {
-        Err(reason) if reason == "the file is empty" => match ReadFile::new(placeholder, format, &[], batch_id, spec) {
+        Err(parse::FileProblem::Empty) => match ReadFile::new(placeholder, format, &[], batch_id, spec) {
             Ok(file) => Loaded::Empty(file),
             Err(e) => Loaded::Unparseable(e.to_string()),
         },
-        Err(reason) => Loaded::Unparseable(reason),
+        Err(parse::FileProblem::Unreadable(reason)) => Loaded::Unparseable(reason),
         Ok(parsed) => {
             let payload_bytes = parsed.records.iter().map(|r| r.payload.len()).sum();
             // Rows go into Arrow right away; the parsed records are dropped here.
@@ -289,10 +278,12 @@ struct ReadFile {
 
 impl ReadFile {
     fn new(object: LandingObject, format: FileFormat, records: &[Record], batch_id: &str, spec: &TableSpec) -> Result<Self> {
-        let mut builder = BronzeBatch::new(batch_id);
-        builder.push_file(&object.uri, format, records);
-        let fallback_rows = builder.fallback_rows;
-        Ok(Self { object, batch: builder.finish(spec)?, fallback_rows })
+        let mut rows = BronzeRows::new(batch_id);
+        for record in records {
+            rows.push(record, Origin::File { uri: &object.uri, format: format.name() });
+        }
+        let fallback_rows = rows.fallback_rows();
+        Ok(Self { object, batch: rows.finish(spec)?, fallback_rows })
     }
 
     fn rows(&self) -> u64 {
@@ -307,9 +298,7 @@ impl ReadFile {
 /// another ingest) are dropped; a file another ingest records after it is caught by Delta's
 /// conflict check, and the attempt is retried from a fresh snapshot.
 async fn commit_files(
-    table: &mut deltalake::DeltaTable,
-    spec: &TableSpec,
-    recorded: &mut lake::txn::RecordedTransactions,
+    table: &mut lake::Table,
     mut files: Vec<ReadFile>,
     settings: &IngestSettings,
     batch_id: &str,
@@ -317,9 +306,8 @@ async fn commit_files(
 ) -> Result<()> {
     let mut conflicts = 0;
     loop {
-        recorded.refresh(table).await?;
         let before = files.len();
-        files.retain(|f| recorded.versions.get(&app_id(&f.object)) != Some(&file_version(&f.object)));
+        files.retain(|f| table.recorded_version(&app_id(&f.object)) != Some(file_version(&f.object)));
         report.files_already_ingested += (before - files.len()) as u64;
         if files.is_empty() {
             return Ok(());
@@ -327,7 +315,7 @@ async fn commit_files(
         let listed: Vec<(LandingObject, u64)> = files.iter().map(|f| (f.object.clone(), f.rows())).collect();
         let fallback_rows: u64 = files.iter().map(|f| f.fallback_rows).sum();
         let batches: Vec<RecordBatch> = files.iter().map(|f| f.batch.clone()).collect();
-        match commit_batch(table, spec, batches, fallback_rows, &listed, settings, batch_id).await {
+        match commit_batch(table, batches, fallback_rows, &listed, settings, batch_id).await {
             Ok(outcome) => {
                 for (object, rows) in &listed {
                     if *rows == 0 {
@@ -353,7 +341,7 @@ async fn commit_files(
                 }
                 warn!(attempt = conflicts, "Another ingest committed some of these files; retrying from a fresh snapshot.");
                 tokio::time::sleep(backoff(conflicts)).await;
-                table.update_state().await.map_err(|e| crate::error::from_delta(e, "cannot reload bronze"))?;
+                table.reload().await?;
             }
             Err(e) => return Err(e),
         }
@@ -369,29 +357,10 @@ fn backoff(attempt: u32) -> std::time::Duration {
     std::time::Duration::from_millis(base / 2 + jitter)
 }
 
-/// Whether a failed commit lost a race with another writer that recorded the same files.
-pub(crate) fn is_concurrent_commit(err: &Error) -> bool {
-    use deltalake::kernel::transaction::{CommitConflictError, TransactionError};
-    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
-    while let Some(e) = next {
-        if let Some(DeltaTableError::Transaction { source: TransactionError::CommitConflict(conflict) }) =
-            e.downcast_ref::<DeltaTableError>()
-        {
-            return matches!(conflict, CommitConflictError::ConcurrentTransaction);
-        }
-        if let Some(TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction)) =
-            e.downcast_ref::<TransactionError>()
-        {
-            return true;
-        }
-        next = e.source();
-    }
-    false
-}
+pub(crate) use crate::lake::is_concurrent_commit;
 
 async fn commit_batch(
-    table: &mut deltalake::DeltaTable,
-    spec: &TableSpec,
+    table: &mut lake::Table,
     batches: Vec<RecordBatch>,
     fallback_rows: u64,
     files: &[(LandingObject, u64)],
@@ -417,131 +386,7 @@ async fn commit_batch(
     for (object, _) in files {
         info = info.with_transaction(app_id(object), file_version(object));
     }
-    let (new_table, outcome) = lake::append(table.clone(), spec, batches, info).await?;
-    *table = new_table;
-    Ok(outcome)
-}
-
-/// Column builders for bronze rows; one Arrow record batch per commit.
-struct BronzeBatch {
-    payload: StringBuilder,
-    payload_bytes: BinaryBuilder,
-    payload_format: StringBuilder,
-    payload_error: StringBuilder,
-    event_id: StringBuilder,
-    event_date_fallback: BooleanBuilder,
-    source_file: StringBuilder,
-    source_line: Int64Builder,
-    batch_id: String,
-    ingested_at: i64,
-    event_date: Date32Builder,
-    fallback_rows: u64,
-    rows: usize,
-    ingest_date: NaiveDate,
-}
-
-impl BronzeBatch {
-    fn new(batch_id: &str) -> Self {
-        let now = Utc::now();
-        Self {
-            payload: StringBuilder::new(),
-            payload_bytes: BinaryBuilder::new(),
-            payload_format: StringBuilder::new(),
-            payload_error: StringBuilder::new(),
-            event_id: StringBuilder::new(),
-            event_date_fallback: BooleanBuilder::new(),
-            source_file: StringBuilder::new(),
-            source_line: Int64Builder::new(),
-            batch_id: batch_id.to_string(),
-            ingested_at: now.timestamp_micros(),
-            event_date: Date32Builder::new(),
-            fallback_rows: 0,
-            rows: 0,
-            ingest_date: now.date_naive(),
-        }
-    }
-
-    fn push_file(&mut self, uri: &str, format: FileFormat, records: &[Record]) {
-        for record in records {
-            self.payload.append_value(&record.payload);
-            self.payload_bytes.append_option(record.payload_bytes.as_deref());
-            self.payload_format.append_value(format.name());
-            self.event_id.append_option(record.event_id.as_deref());
-            self.source_file.append_value(uri);
-            self.source_line.append_value(record.line);
-            let date = match &record.event_date {
-                Ok(date) => {
-                    self.payload_error.append_null();
-                    self.event_date_fallback.append_value(false);
-                    *date
-                }
-                Err(reason) => {
-                    self.payload_error.append_value(reason);
-                    self.event_date_fallback.append_value(true);
-                    self.fallback_rows += 1;
-                    self.ingest_date
-                }
-            };
-            self.event_date.append_value(days_since_epoch(date));
-            self.rows += 1;
-        }
-    }
-
-    fn finish(&mut self, spec: &TableSpec) -> Result<RecordBatch> {
-        let n = self.rows;
-        let nulls_str = || {
-            let mut b = StringBuilder::new();
-            b.append_nulls(n);
-            Arc::new(b.finish()) as ArrayRef
-        };
-        let mut kafka_partition = Int32Builder::new();
-        kafka_partition.append_nulls(n);
-        let mut kafka_offset = Int64Builder::new();
-        kafka_offset.append_nulls(n);
-        let mut kafka_ts = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-        kafka_ts.append_nulls(n);
-        let mut source_kind = StringBuilder::new();
-        let mut batch_id = StringBuilder::new();
-        let mut ingested_at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-        for _ in 0..n {
-            source_kind.append_value("file");
-            batch_id.append_value(&self.batch_id);
-            ingested_at.append_value(self.ingested_at);
-        }
-        let columns: HashMap<&str, ArrayRef> = HashMap::from([
-            ("payload", Arc::new(self.payload.finish()) as ArrayRef),
-            ("payload_bytes", Arc::new(self.payload_bytes.finish()) as ArrayRef),
-            ("payload_format", Arc::new(self.payload_format.finish()) as ArrayRef),
-            ("payload_error", Arc::new(self.payload_error.finish()) as ArrayRef),
-            ("event_id", Arc::new(self.event_id.finish()) as ArrayRef),
-            ("event_date_fallback", Arc::new(self.event_date_fallback.finish()) as ArrayRef),
-            ("source_kind", Arc::new(source_kind.finish()) as ArrayRef),
-            ("source_file", Arc::new(self.source_file.finish()) as ArrayRef),
-            ("source_line", Arc::new(self.source_line.finish()) as ArrayRef),
-            ("kafka_topic", nulls_str()),
-            ("kafka_partition", Arc::new(kafka_partition.finish()) as ArrayRef),
-            ("kafka_offset", Arc::new(kafka_offset.finish()) as ArrayRef),
-            ("kafka_timestamp", Arc::new(kafka_ts.finish()) as ArrayRef),
-            ("kafka_key", nulls_str()),
-            ("batch_id", Arc::new(batch_id.finish()) as ArrayRef),
-            ("ingested_at", Arc::new(ingested_at.finish()) as ArrayRef),
-            ("event_date", Arc::new(self.event_date.finish()) as ArrayRef),
-        ]);
-        let schema = lake::arrow_schema(spec);
-        let mut ordered = Vec::with_capacity(schema.fields().len());
-        for field in schema.fields() {
-            let column = columns.get(field.name().as_str()).ok_or_else(|| {
-                Error::data(format!("{BRONZE} spec has column `{}` that ingest does not write", field.name()))
-            })?;
-            ordered.push(column.clone());
-        }
-        RecordBatch::try_new(schema, ordered)
-            .map_err(|e| Error::data(format!("bronze rows do not match {}", spec.path.display())).with_source(e))
-    }
-}
-
-pub fn days_since_epoch(date: NaiveDate) -> i32 {
-    (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")).num_days() as i32
+    table.append(batches, info).await
 }
 
 #[cfg(test)]
@@ -559,11 +404,11 @@ mod tests {
         let first = lake.open_or_create(spec).await.unwrap();
         let second = first.clone();
         let commit = |table: deltalake::DeltaTable| async {
-            let mut batch = BronzeBatch::new("b");
+            let mut rows = BronzeRows::new("b");
             let record = parse::parse_file(b"{\"event_ts\":1}\n", FileFormat::Ndjson, false).unwrap().records;
-            batch.push_file("file:///x.ndjson", FileFormat::Ndjson, &record);
+            rows.push(&record[0], Origin::File { uri: "file:///x.ndjson", format: "ndjson" });
             let info = CommitInfo::new("test").with_transaction("vbda.ingest:file:///x.ndjson", 1);
-            lake::append(table, spec, vec![batch.finish(spec).unwrap()], info).await
+            lake::append(table, spec, vec![rows.finish(spec).unwrap()], info).await
         };
         commit(first).await.unwrap();
         let err = commit(second).await.unwrap_err();

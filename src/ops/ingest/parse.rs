@@ -12,8 +12,7 @@
 
 use std::io::Read;
 
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::Deserialize;
+pub use crate::lake::bronze::{Record, probe, read_event_time};
 
 /// The container format of a landing file, from its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,20 +51,6 @@ impl FileFormat {
     }
 }
 
-/// One record of a landing file, before it becomes a bronze row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    /// The payload text; invalid UTF-8 replaced by U+FFFD.
-    pub payload: String,
-    /// The original bytes when they were not valid UTF-8.
-    pub payload_bytes: Option<Vec<u8>>,
-    /// 1-based line (NDJSON, CSV), element (JSON array) or row (Parquet) number.
-    pub line: i64,
-    pub event_id: Option<String>,
-    /// The event's UTC date, or why it could not be read.
-    pub event_date: Result<NaiveDate, String>,
-}
-
 /// What became of a readable file.
 #[derive(Debug, Default)]
 pub struct ParsedFile {
@@ -73,8 +58,32 @@ pub struct ParsedFile {
     pub blank_lines: u64,
 }
 
-/// Read a whole file. `Err` is the reason the file as a whole cannot be read.
-pub fn parse_file(bytes: &[u8], format: FileFormat, gzip: bool) -> Result<ParsedFile, String> {
+/// Why a file as a whole gives no rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileProblem {
+    /// Nothing in it (after decompression and a byte-order mark): recorded with no rows once
+    /// it has stayed empty for a while.
+    Empty,
+    /// Its structure cannot be read; the reason, for the user.
+    Unreadable(String),
+}
+
+impl std::fmt::Display for FileProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileProblem::Empty => f.write_str("the file is empty"),
+            FileProblem::Unreadable(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// Read a whole file, or say why it gives no rows.
+pub fn parse_file(bytes: &[u8], format: FileFormat, gzip: bool) -> Result<ParsedFile, FileProblem> {
+    parse_whole(bytes, format, gzip).map_err(FileProblem::Unreadable)?.ok_or(FileProblem::Empty)
+}
+
+/// `Ok(None)` for an empty file; `Err` is the reason the file as a whole cannot be read.
+fn parse_whole(bytes: &[u8], format: FileFormat, gzip: bool) -> Result<Option<ParsedFile>, String> {
     let decompressed;
     let bytes = if gzip {
         let mut out = Vec::with_capacity(bytes.len() * 4);
@@ -89,17 +98,18 @@ pub fn parse_file(bytes: &[u8], format: FileFormat, gzip: bool) -> Result<Parsed
     // A byte-order mark is an encoding marker, not data (editors and Excel write one).
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.is_empty() {
-        return Err("the file is empty".into());
+        return Ok(None);
     }
-    match format {
-        FileFormat::Ndjson => Ok(parse_ndjson(bytes)),
+    let parsed = match format {
+        FileFormat::Ndjson => parse_ndjson(bytes),
         FileFormat::Json => {
             let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-            if first == Some(&b'[') { parse_json_array(bytes) } else { Ok(parse_ndjson(bytes)) }
+            if first == Some(&b'[') { parse_json_array(bytes)? } else { parse_ndjson(bytes) }
         }
-        FileFormat::Csv => parse_csv(bytes),
-        FileFormat::Parquet => parse_parquet(bytes),
-    }
+        FileFormat::Csv => parse_csv(bytes)?,
+        FileFormat::Parquet => parse_parquet(bytes)?,
+    };
+    Ok(Some(parsed))
 }
 
 fn parse_ndjson(bytes: &[u8]) -> ParsedFile {
@@ -118,104 +128,16 @@ fn parse_ndjson(bytes: &[u8]) -> ParsedFile {
 }
 
 fn record_from_bytes(raw: &[u8], line: i64) -> Record {
-    match std::str::from_utf8(raw) {
-        Ok(text) => record_from_text(text.to_string(), None, line),
-        Err(_) => {
-            let text = String::from_utf8_lossy(raw).into_owned();
-            let mut record = record_from_text(text, Some(raw.to_vec()), line);
-            // Even when the event time is readable, the payload is not what producers must
-            // send; flag it so silver quarantines it, while bronze keeps the original bytes.
-            record.event_date = Err("payload is not valid UTF-8".to_string());
-            record
-        }
-    }
-}
-
-/// Just the fields bronze reads from a payload; everything else is skipped unparsed.
-#[derive(Deserialize)]
-struct Probe {
-    #[serde(default)]
-    event_id: Option<serde_json::Value>,
-    #[serde(default)]
-    event_ts: Option<serde_json::Value>,
+    Record::from_bytes(raw, line)
 }
 
 fn record_from_text(payload: String, payload_bytes: Option<Vec<u8>>, line: i64) -> Record {
-    record_from_payload(payload, payload_bytes, line, false)
+    Record::from_text(payload, payload_bytes, line, false)
 }
 
 /// `text_numbers`: the payload came from a CSV row, whose cells are all text.
 fn record_from_payload(payload: String, payload_bytes: Option<Vec<u8>>, line: i64, text_numbers: bool) -> Record {
-    let (event_id, event_date) = probe(&payload, text_numbers);
-    Record { payload, payload_bytes, line, event_id, event_date }
-}
-
-/// The event id (when a string) and the UTC date of `event_ts`, or why it cannot be read.
-pub fn probe(payload: &str, text_numbers: bool) -> (Option<String>, Result<NaiveDate, String>) {
-    // serde would also read a struct from a JSON array, positionally; events are objects.
-    let object = payload.trim_start().starts_with('{');
-    let probe: Probe = match serde_json::from_str(payload) {
-        Ok(_) if !object => return (None, Err("payload is not a JSON object".into())),
-        Ok(p) => p,
-        Err(e) if e.is_data() => return (None, Err("payload is not a JSON object".into())),
-        Err(e) => return (None, Err(format!("malformed JSON: {e}"))),
-    };
-    let event_id = match probe.event_id {
-        Some(serde_json::Value::String(s)) => Some(s),
-        _ => None,
-    };
-    let date = match probe.event_ts {
-        None | Some(serde_json::Value::Null) => Err("event_ts is missing".to_string()),
-        Some(ts) => read_event_time(&ts, text_numbers).map(|t| t.date_naive()),
-    };
-    (event_id, date)
-}
-
-/// `event_ts` as bronze and silver both read it: [`event_time`], and for CSV rows (all text)
-/// also epoch milliseconds written as digits. Both layers must agree, so that every bronze row
-/// of a date ends in silver or quarantine of the same date.
-pub fn read_event_time(value: &serde_json::Value, text_numbers: bool) -> Result<DateTime<Utc>, String> {
-    if let (serde_json::Value::String(s), true) = (value, text_numbers) {
-        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(ms) = s.parse::<i64>() {
-                return event_time(&serde_json::Value::from(ms));
-            }
-        }
-    }
-    event_time(value)
-}
-
-/// DESIGN §2: `event_ts` is an RFC 3339 string with an offset, or integer epoch milliseconds.
-pub fn event_time(value: &serde_json::Value) -> Result<DateTime<Utc>, String> {
-    match value {
-        serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| format!("event_ts `{}` is not RFC 3339: {e}", truncate(s, 64))),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(ms) => DateTime::from_timestamp_millis(ms)
-                .ok_or_else(|| format!("event_ts {ms} is out of range for epoch milliseconds")),
-            None => Err(format!("event_ts {n} is not an integer of epoch milliseconds")),
-        },
-        other => Err(format!("event_ts has the wrong type: {}", json_type(other))),
-    }
-}
-
-fn json_type(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "boolean",
-        serde_json::Value::Number(_) => "number",
-        serde_json::Value::String(_) => "string",
-        serde_json::Value::Array(_) => "array",
-        serde_json::Value::Object(_) => "object",
-    }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
-    }
+    Record::from_text(payload, payload_bytes, line, text_numbers)
 }
 
 fn parse_json_array(bytes: &[u8]) -> Result<ParsedFile, String> {

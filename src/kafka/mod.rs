@@ -1,0 +1,123 @@
+//! Kafka plumbing shared by `stream`, `produce` and `status`: one way to build a client from
+//! `--brokers`, `-X KEY=VALUE` and `VBDA_KAFKA_*` (the [`Connection`]), and the offset
+//! queries (end offsets, a group's committed offsets, lag) that more than one command needs.
+//!
+//! What can go wrong: librdkafka accepts unknown or misspelt settings only at client creation
+//! (a bad `-X` is the user's to fix, exit 1); brokers that do not answer make the offset
+//! queries time out (the environment's, exit 3). Secrets (`sasl.password`, key passwords) are
+//! never shown: [`Connection`] serialises them as `<redacted>`.
+
+pub mod offsets;
+
+pub use offsets::{PartitionEnds, committed_offsets, consumer_lag, end_offsets, watermarks};
+
+use rdkafka::config::ClientConfig;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// Where a Kafka client connects and with which librdkafka settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Connection {
+    /// `bootstrap.servers`.
+    pub brokers: String,
+    /// librdkafka settings, in the order they apply (later ones win): `VBDA_KAFKA_*` first, then `-X`.
+    pub config: Vec<(String, String)>,
+}
+
+impl Connection {
+    pub fn new(brokers: impl Into<String>) -> Self {
+        Self { brokers: brokers.into(), config: Vec::new() }
+    }
+
+    /// The librdkafka settings from `VBDA_KAFKA_<KEY>` environment variables (for secrets:
+    /// `VBDA_KAFKA_SASL_PASSWORD` -> `sasl.password`), then the `-X KEY=VALUE` pairs.
+    pub fn with_settings(brokers: impl Into<String>, pairs: &[String]) -> Result<Self> {
+        let mut config: Vec<(String, String)> = std::env::vars()
+            .filter_map(|(k, v)| k.strip_prefix("VBDA_KAFKA_").map(|key| (key.to_ascii_lowercase().replace('_', "."), v)))
+            .collect();
+        config.sort();
+        for pair in pairs {
+            let (k, v) = pair.split_once('=').ok_or_else(|| {
+                Error::data(format!("-X expects KEY=VALUE, got `{}`", crate::settings::redact_args(std::slice::from_ref(pair)).join(" ")))
+            })?;
+            config.push((k.trim().to_string(), v.to_string()));
+        }
+        Ok(Self { brokers: brokers.into(), config })
+    }
+
+    /// A client configuration: vbda's `defaults` for this kind of client, then the user's
+    /// settings (which may override them).
+    pub fn client_config(&self, defaults: &[(&str, &str)]) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers);
+        for (k, v) in defaults {
+            config.set(*k, *v);
+        }
+        for (k, v) in &self.config {
+            config.set(k, v);
+        }
+        config
+    }
+
+    /// A consumer in `group` that never commits on its own (vbda commits after Delta does).
+    pub fn consumer_config(&self, group: &str) -> ClientConfig {
+        self.client_config(&[
+            ("group.id", group),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", "earliest"),
+            ("enable.partition.eof", "false"),
+        ])
+    }
+
+    /// The settings with secret values replaced, for `--show-settings` and logs.
+    pub fn redacted_config(&self) -> Vec<(String, String)> {
+        self.config.iter().map(|(k, v)| (k.clone(), if is_secret(k) { "<redacted>".into() } else { v.clone() })).collect()
+    }
+}
+
+impl Serialize for Connection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Connection", 2)?;
+        st.serialize_field("brokers", &crate::settings::redact_url_userinfo(&self.brokers))?;
+        let config: std::collections::BTreeMap<String, String> = self.redacted_config().into_iter().collect();
+        st.serialize_field("config", &config)?;
+        st.end()
+    }
+}
+
+/// Whether a librdkafka setting holds a secret (passwords, OAuth client secrets, private keys,
+/// JAAS configs with credentials in them).
+pub fn is_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["password", "secret", "jaas", "token", "private", "credential"].iter().any(|w| k.contains(w))
+        || (k.ends_with(".key") || k.ends_with(".key.pem"))
+}
+
+/// `a,b, c` -> the topic names.
+pub fn topic_list(topics: &str) -> Vec<String> {
+    topics.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_and_later_settings_win() {
+        let c = Connection::with_settings(
+            "h:9092",
+            &["sasl.password=hunter2".into(), "security.protocol=SASL_SSL".into(), "ssl.key.password=k".into()],
+        )
+        .unwrap();
+        let shown = serde_json::to_string(&c).unwrap();
+        assert!(!shown.contains("hunter2") && !shown.contains("\"k\""), "{shown}");
+        assert!(shown.contains("SASL_SSL"), "{shown}");
+        let config = c.client_config(&[("security.protocol", "PLAINTEXT")]);
+        assert_eq!(config.get("security.protocol"), Some("SASL_SSL"));
+        let bad = Connection::with_settings("h", &["sasl.password".into()]).unwrap_err();
+        assert!(bad.to_string().contains("KEY=VALUE"), "{bad}");
+    }
+}
