@@ -270,3 +270,39 @@ fn status_reports_the_stream_consumer_lag_per_partition() {
     assert!(out["tables"][0]["stream_lag"].is_null(), "{out}");
     assert!(out["tables"][0]["stream_error"].as_str().unwrap().contains("127.0.0.1:1"), "{out}");
 }
+
+/// `status` builds its Kafka client like `stream` does: `-X` settings and `VBDA_KAFKA_*`
+/// variables reach it (here they point it at the real broker past a `--brokers` that does not
+/// answer), and a setting librdkafka does not know is reported, not ignored.
+#[test]
+fn status_reaches_kafka_through_the_same_client_settings_as_stream() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("events", 1, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", &brokers).create().unwrap();
+    for _ in 0..4 {
+        producer.send(BaseRecord::<(), str>::to("events").partition(0).payload("{}")).unwrap();
+    }
+    producer.flush(std::time::Duration::from_secs(10)).unwrap();
+    let ctx = TestContext::new();
+    small_commits(&ctx, 1);
+    let base = ["status", "--table", "bronze.video_events", "--topic", "events", "--group", "g", "--brokers", "127.0.0.1:1"];
+
+    let through_x = format!("bootstrap.servers={brokers}");
+    let mut args = base.to_vec();
+    args.extend(["-X", &through_x, "-X", "client.id=vbda-status-test"]);
+    let out = ctx.run_json(&args);
+    assert_eq!(out["tables"][0]["stream_lag"], serde_json::json!({"events/0": 4}), "{out}");
+
+    let out = ctx.vbda().args(base).args(["--output", "json"]).env("VBDA_KAFKA_BOOTSTRAP_SERVERS", &brokers).output().unwrap();
+    let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out["tables"][0]["stream_lag"], serde_json::json!({"events/0": 4}), "{out}");
+
+    let mut args = base.to_vec();
+    args.extend(["-X", "no.such.setting=1"]);
+    let out = ctx.run_json(&args);
+    assert!(out["tables"][0]["stream_error"].as_str().unwrap().contains("-X"), "{out}");
+}

@@ -357,3 +357,50 @@ fn until_caught_up_fails_with_exit_3_when_nothing_moves() {
     assert!(counts.values().all(|n| *n == 1));
     assert_eq!(payloads, expected(60));
 }
+
+/// A worker started in-process (the library's entry point, as a scheduler embedding vbda or a
+/// test would) and stopped through its `Shutdown` while a batch is open: the batch in flight
+/// is committed, with its offsets, before the worker returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_process_worker_stopped_mid_batch_commits_the_batch_in_flight() {
+    use std::sync::Arc;
+    use vbda::ops::stream::{Shutdown, StreamSettings, run};
+    use vbda::ops::stream_metrics::Metrics;
+
+    let (_cluster, brokers) = cluster();
+    produce(&brokers, 0, 30);
+    let ctx = TestContext::new();
+    let lake = vbda::lake::Lakehouse::new(ctx.lakehouse().to_str().unwrap(), Default::default()).unwrap();
+    let catalog = vbda::catalog::Catalog::load(&crate::common::project_dir()).unwrap();
+    // A batch that would only close on age after ten minutes, or at a million rows.
+    let settings = StreamSettings {
+        connection: vbda::kafka::Connection::new(brokers.clone()),
+        topics: vec![TOPIC.to_string()],
+        group: "in-process".into(),
+        max_age: Duration::from_secs(600),
+        max_rows: 1_000_000,
+        ..Default::default()
+    };
+    let (shutdown, metrics) = (Shutdown::new(), Arc::new(Metrics::default()));
+    let worker = tokio::spawn({
+        let (shutdown, metrics) = (shutdown.clone(), metrics.clone());
+        async move { run(&lake, &catalog, &settings, shutdown, metrics).await }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while metrics.messages() < 30 {
+        assert!(std::time::Instant::now() < deadline, "the worker read {} of 30 messages", metrics.messages());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // All 30 are in the open batch; nothing is committed yet (bronze has only its create commit).
+    let history = ctx.run_json(&["history", "bronze.video_events"]);
+    assert_eq!(history["entries"].as_array().map(Vec::len), Some(1), "{history}");
+
+    shutdown.stop("test");
+    let report = tokio::time::timeout(Duration::from_secs(60), worker).await.expect("worker stops").unwrap().unwrap();
+    assert_eq!((report.stopped_by.as_str(), report.rows_committed, report.commits), ("test", 30, 1), "{report:?}");
+    let offsets: Vec<(&str, i64)> = report.offsets.iter().map(|(p, o)| (p.as_str(), *o)).collect();
+    assert_eq!(offsets, [("events/0", 10), ("events/1", 10), ("events/2", 10)]);
+    let (counts, payloads) = bronze_offsets(&ctx);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    assert_eq!(payloads, expected(30));
+}
