@@ -11,7 +11,13 @@
 //! bytes, flagged).
 //!
 //! JSON arrays are parsed once by serde_json into borrowed `RawValue`s, which are the
-//! elements' exact source text.
+//! elements' exact source text. CSV is tokenized here rather than by the `csv` crate, because
+//! that crate is lenient where this module is strict on purpose (checked against csv 1.4): it
+//! reads `a 5" screen` as a plain value where this flags "a quote inside an unquoted field", it
+//! turns `"x"y` into `xy` where this flags "text after a closing quote", and a quote left open
+//! runs to the end of the file without any error where this flags "an unclosed quote". It also
+//! drops empty lines, which are counted here. What it would have given (the raw row bytes from
+//! `position()`, row field counts, byte records for rows that are not UTF-8) is kept here too.
 
 use std::io::Read;
 

@@ -154,3 +154,18 @@ fn json_arrays_that_do_not_parse_or_are_not_utf8_are_unreadable() {
     let err = parse_file(b"[\"\xff\"]", FileFormat::Json, false).unwrap_err().to_string();
     assert!(err.contains("not valid UTF-8"), "{err}");
 }
+
+#[test]
+fn csv_quote_checks_the_csv_crate_would_not_make() {
+    let csv = "a,b\n\"x\"y,2\n\"say \"\"hi\"\"\",3\n  \n\n\"open,4\nnext,5\n";
+    let parsed = parse_file(csv.as_bytes(), FileFormat::Csv, false).unwrap();
+    assert_eq!(parsed.records.len(), 3, "{:?}", parsed.records);
+    assert!(parsed.records[0].event_date.as_ref().unwrap_err().contains("text after a closing quote"));
+    assert_eq!(parsed.records[0].payload, "\"x\"y,2", "the flagged row keeps its raw text");
+    let row: serde_json::Value = serde_json::from_str(&parsed.records[1].payload).unwrap();
+    assert_eq!(row["a"], "say \"hi\"", "doubled quotes inside a quoted field are one quote");
+    assert_eq!(parsed.blank_lines, 2, "blank and whitespace-only lines are counted");
+    let open = &parsed.records[2];
+    assert_eq!((open.line, open.payload.as_str()), (6, "\"open,4\nnext,5\n"), "an open quote runs to the end of the file");
+    assert!(open.event_date.as_ref().unwrap_err().contains("unclosed quote"));
+}
