@@ -9,6 +9,15 @@
 //! is reported and contributes nothing, so no half-read file is ever committed. A single CSV
 //! row or NDJSON line that is not UTF-8 is a row like any other (lossy text plus its original
 //! bytes, flagged).
+//!
+//! JSON arrays are parsed once by serde_json into borrowed `RawValue`s, which are the
+//! elements' exact source text. CSV is tokenized here rather than by the `csv` crate, because
+//! that crate is lenient where this module is strict on purpose (checked against csv 1.4): it
+//! reads `a 5" screen` as a plain value where this flags "a quote inside an unquoted field", it
+//! turns `"x"y` into `xy` where this flags "text after a closing quote", and a quote left open
+//! runs to the end of the file without any error where this flags "an unclosed quote". It also
+//! drops empty lines, which are counted here. What it would have given (the raw row bytes from
+//! `position()`, row field counts, byte records for rows that are not UTF-8) is kept here too.
 
 use std::io::Read;
 
@@ -142,55 +151,16 @@ fn record_from_payload(payload: String, payload_bytes: Option<Vec<u8>>, line: i6
 
 fn parse_json_array(bytes: &[u8]) -> Result<ParsedFile, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("JSON file is not valid UTF-8: {e}"))?;
-    serde_json::from_str::<Vec<serde::de::IgnoredAny>>(text)
-        .map_err(|e| format!("not a valid JSON array: {e}"))?;
-    let records = array_elements(text)
+    // One parse that both validates the array and borrows each element's exact source text
+    // (the whitespace around it is not part of it).
+    let elements: Vec<&serde_json::value::RawValue> =
+        serde_json::from_str(text).map_err(|e| format!("not a valid JSON array: {e}"))?;
+    let records = elements
         .into_iter()
         .enumerate()
-        .map(|(i, raw)| record_from_text(raw.to_string(), None, i as i64 + 1))
+        .map(|(i, raw)| record_from_text(raw.get().to_string(), None, i as i64 + 1))
         .collect();
     Ok(ParsedFile { records, blank_lines: 0 })
-}
-
-/// The exact source text of each element of a JSON array already known to be valid.
-fn array_elements(text: &str) -> Vec<&str> {
-    let bytes = text.as_bytes();
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    let mut start = None;
-    let mut out = Vec::new();
-    for (i, &b) in bytes.iter().enumerate() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth == 1 {
-                    start = Some(i + 1);
-                    continue;
-                }
-            }
-            b']' | b'}' => depth -= 1,
-            _ => {}
-        }
-        if depth == 0 || (depth == 1 && b == b',') {
-            if let Some(s) = start {
-                let element = text[s..i].trim();
-                if !element.is_empty() {
-                    out.push(element);
-                }
-            }
-            start = Some(i + 1);
-        }
-    }
-    out
 }
 
 /// RFC 4180 CSV: the header names the fields; each row becomes a JSON object of strings.

@@ -130,3 +130,42 @@ fn csv_epoch_millis_written_as_text_give_the_event_date() {
     let (_, d) = probe(r#"{"event_ts":"1735689600000"}"#, false);
     assert!(d.is_err(), "in JSON, epoch milliseconds are an integer");
 }
+
+#[test]
+fn json_array_elements_are_their_exact_text_whatever_they_hold() {
+    let text = "[\n  {\"a\": \"],[{\\\"\" , \"b\":[1, {\"c\":2}]},\t\"x\\u0041\" ,1e3,null,[[]] ]\n";
+    let parsed = parse_file(text.as_bytes(), FileFormat::Json, false).unwrap();
+    let payloads: Vec<&str> = parsed.records.iter().map(|r| r.payload.as_str()).collect();
+    assert_eq!(payloads, [r#"{"a": "],[{\"" , "b":[1, {"c":2}]}"#, r#""x\u0041""#, "1e3", "null", "[[]]"]);
+    let lines: Vec<i64> = parsed.records.iter().map(|r| r.line).collect();
+    assert_eq!(lines, [1, 2, 3, 4, 5], "elements are numbered from 1");
+    assert!(parsed.records[1].event_date.as_ref().unwrap_err().contains("not a JSON object"));
+
+    let parsed = parse_file(b" [ ] ", FileFormat::Json, false).unwrap();
+    assert!(parsed.records.is_empty(), "an empty array is read and gives no rows");
+}
+
+#[test]
+fn json_arrays_that_do_not_parse_or_are_not_utf8_are_unreadable() {
+    for bad in [&b"[1,]"[..], b"[1] [2]", b"[{\"a\":1}"] {
+        let err = parse_file(bad, FileFormat::Json, false).unwrap_err().to_string();
+        assert!(err.contains("not a valid JSON array"), "{}: {err}", String::from_utf8_lossy(bad));
+    }
+    let err = parse_file(b"[\"\xff\"]", FileFormat::Json, false).unwrap_err().to_string();
+    assert!(err.contains("not valid UTF-8"), "{err}");
+}
+
+#[test]
+fn csv_quote_checks_the_csv_crate_would_not_make() {
+    let csv = "a,b\n\"x\"y,2\n\"say \"\"hi\"\"\",3\n  \n\n\"open,4\nnext,5\n";
+    let parsed = parse_file(csv.as_bytes(), FileFormat::Csv, false).unwrap();
+    assert_eq!(parsed.records.len(), 3, "{:?}", parsed.records);
+    assert!(parsed.records[0].event_date.as_ref().unwrap_err().contains("text after a closing quote"));
+    assert_eq!(parsed.records[0].payload, "\"x\"y,2", "the flagged row keeps its raw text");
+    let row: serde_json::Value = serde_json::from_str(&parsed.records[1].payload).unwrap();
+    assert_eq!(row["a"], "say \"hi\"", "doubled quotes inside a quoted field are one quote");
+    assert_eq!(parsed.blank_lines, 2, "blank and whitespace-only lines are counted");
+    let open = &parsed.records[2];
+    assert_eq!((open.line, open.payload.as_str()), (6, "\"open,4\nnext,5\n"), "an open quote runs to the end of the file");
+    assert!(open.event_date.as_ref().unwrap_err().contains("unclosed quote"));
+}
