@@ -13,6 +13,12 @@ use crate::error::Result;
 use crate::lake::Lakehouse;
 use crate::lake::from_delta;
 
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckpointSettings {
+    /// Only this table; None for all.
+    pub table: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckpointTable {
     pub table: String,
@@ -26,9 +32,9 @@ pub struct CheckpointReport {
     pub tables_missing: Vec<String>,
 }
 
-pub async fn checkpoint(lake: &Lakehouse, catalog: &Catalog, table: Option<&str>) -> Result<CheckpointReport> {
+pub async fn checkpoint(lake: &Lakehouse, catalog: &Catalog, s: &CheckpointSettings) -> Result<CheckpointReport> {
     let mut report = CheckpointReport { tables: Vec::new(), tables_missing: Vec::new() };
-    for spec in specs(catalog, table)? {
+    for spec in specs(catalog, s.table.as_deref())? {
         let Some(t) = lake.open(spec).await? else {
             report.tables_missing.push(spec.id.to_string());
             continue;
@@ -46,15 +52,4 @@ pub async fn checkpoint(lake: &Lakehouse, catalog: &Catalog, table: Option<&str>
         });
     }
     Ok(report)
-}
-
-pub fn checkpoint_summary(r: &CheckpointReport) -> String {
-    let mut out = String::from("checkpoint:");
-    for t in &r.tables {
-        out.push_str(&format!("\n  {:<36} checkpoint at v{}, {} expired log files removed", t.table, t.version, t.log_files_removed));
-    }
-    for m in &r.tables_missing {
-        out.push_str(&format!("\n  {m:<36} not created yet"));
-    }
-    out
 }

@@ -14,6 +14,13 @@ use crate::lake::Lakehouse;
 use crate::lake::from_delta;
 
 #[derive(Debug, Clone, Serialize)]
+pub struct HistorySettings {
+    pub table: String,
+    /// At most this many commits, newest first.
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct HistoryEntry {
     pub version: i64,
     pub timestamp: Option<DateTime<Utc>>,
@@ -33,8 +40,10 @@ pub struct HistoryReport {
     pub entries: Vec<HistoryEntry>,
 }
 
-pub async fn history(lake: &Lakehouse, catalog: &Catalog, table: &str, limit: usize) -> Result<HistoryReport> {
+pub async fn history(lake: &Lakehouse, catalog: &Catalog, s: &HistorySettings) -> Result<HistoryReport> {
     use futures::StreamExt;
+    let HistorySettings { table, limit } = s;
+    let limit = *limit;
     let spec = catalog.table(table)?;
     let t = open_existing(lake, spec).await?;
     let current = t.version().map(|v| v as i64).unwrap_or(0);
@@ -67,21 +76,4 @@ pub async fn history(lake: &Lakehouse, catalog: &Catalog, table: &str, limit: us
     }
     // Commits without a read version (the first) are numbered from the newest down.
     Ok(HistoryReport { table: spec.id.to_string(), entries })
-}
-
-pub fn history_summary(r: &HistoryReport) -> String {
-    let mut out = format!("{}: {} commits shown\n{:>7}  {:<20}  {:<18}  {:>8}  {:>6}  {:>6}  COMMAND", r.table, r.entries.len(), "VERSION", "TIME (UTC)", "OPERATION", "ROWS+", "FILES+", "FILES-");
-    let num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
-    for e in &r.entries {
-        let time = e.timestamp.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
-        let command = match &e.command {
-            Some(c) => format!("vbda {c} {}", e.args.join(" ")).trim_end().to_string(),
-            None => String::new(),
-        };
-        out.push_str(&format!(
-            "\n{:>7}  {:<20}  {:<18}  {:>8}  {:>6}  {:>6}  {command}",
-            e.version, time, e.operation, num(e.rows_added), num(e.files_added), num(e.files_removed)
-        ));
-    }
-    out
 }

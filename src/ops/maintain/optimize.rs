@@ -17,11 +17,16 @@ use crate::lake::from_delta;
 use crate::lake::{CommitInfo, Lakehouse};
 use crate::telemetry::Progress;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct OptimizeSettings {
+    /// Only this table; None for all.
     pub table: Option<String>,
+    /// Only these date partitions; empty for the whole table.
     pub dates: Vec<NaiveDate>,
+    /// None for delta-rs's default (100 MiB).
     pub target_file_size: Option<u64>,
+    /// The command line, recorded in commit info.
+    #[serde(skip)]
     pub args: Vec<String>,
 }
 
@@ -99,21 +104,4 @@ pub async fn optimize(lake: &Lakehouse, catalog: &Catalog, s: &OptimizeSettings)
     progress.finish();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-pub fn optimize_summary(r: &OptimizeReport) -> String {
-    let mut out = format!("optimize ({:.1}s):", r.seconds);
-    for t in &r.tables {
-        match t.version {
-            None => out.push_str(&format!("\n  {:<36} nothing to compact ({} files)", t.table, t.files_before)),
-            Some(v) => out.push_str(&format!(
-                "\n  {:<36} {} files -> {} ({} removed, {} added, {} partitions), v{v}",
-                t.table, t.files_before, t.files_after, t.files_removed, t.files_added, t.partitions_optimized
-            )),
-        }
-    }
-    for m in &r.tables_missing {
-        out.push_str(&format!("\n  {m:<36} not created yet"));
-    }
-    out
 }

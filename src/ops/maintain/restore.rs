@@ -14,6 +14,18 @@ use crate::lake::from_delta;
 use crate::lake::{CommitInfo, Lakehouse};
 
 #[derive(Debug, Clone, Serialize)]
+pub struct RestoreSettings {
+    pub table: String,
+    /// The version to restore (wins over `timestamp`; the CLI lets only one be given).
+    pub version: Option<i64>,
+    /// An RFC 3339 timestamp to restore.
+    pub timestamp: Option<String>,
+    /// The command line, recorded in commit info.
+    #[serde(skip)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct RestoreReport {
     pub table: String,
     pub restored_to: i64,
@@ -22,14 +34,9 @@ pub struct RestoreReport {
     pub files_restored: u64,
 }
 
-pub async fn restore(
-    lake: &Lakehouse,
-    catalog: &Catalog,
-    table: &str,
-    version: Option<i64>,
-    timestamp: Option<&str>,
-    args: &[String],
-) -> Result<RestoreReport> {
+pub async fn restore(lake: &Lakehouse, catalog: &Catalog, s: &RestoreSettings) -> Result<RestoreReport> {
+    let RestoreSettings { table, version, timestamp, args } = s;
+    let (version, timestamp) = (*version, timestamp.as_deref());
     let spec = catalog.table(table)?;
     let t = open_existing(lake, spec).await?;
     let current = t.version().map(|v| v as i64).unwrap_or(0);
@@ -74,12 +81,4 @@ pub async fn restore(
         files_removed: metrics.num_removed_file as u64,
         files_restored: metrics.num_restored_file as u64,
     })
-}
-
-pub fn restore_summary(r: &RestoreReport) -> String {
-    let to = if r.restored_to >= 0 { format!("version {}", r.restored_to) } else { "the given time".to_string() };
-    format!(
-        "restore {}: back to {to} as new version {} ({} files restored, {} removed)",
-        r.table, r.version, r.files_restored, r.files_removed
-    )
 }

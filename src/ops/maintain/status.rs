@@ -22,6 +22,14 @@ use crate::lake::from_delta;
 /// is due).
 pub const SMALL_FILE_BYTES: u64 = 16 << 20;
 
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatusSettings {
+    /// Only this table; None for all.
+    pub table: Option<String>,
+    /// The stream's Kafka source, when brokers and topic are known: its lag is shown.
+    pub stream: Option<StreamSource>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusTable {
     pub table: String,
@@ -57,8 +65,10 @@ fn time_column(spec: &TableSpec) -> Option<&str> {
     ["event_ts", "event_date", "date", "loaded_at", "ingested_at"].into_iter().find(|c| spec.column(c).is_some())
 }
 
-pub async fn status(lake: &Lakehouse, catalog: &Catalog, table: Option<&str>, stream: Option<&StreamSource>) -> Result<StatusReport> {
+pub async fn status(lake: &Lakehouse, catalog: &Catalog, s: &StatusSettings) -> Result<StatusReport> {
     use futures::StreamExt;
+    let StatusSettings { table, stream } = s;
+    let (table, stream) = (table.as_deref(), stream.as_ref());
     let started = Instant::now();
     let mut report = StatusReport { tables: Vec::new(), small_file_bytes: SMALL_FILE_BYTES, seconds: 0.0 };
     let now = Utc::now();
@@ -129,43 +139,6 @@ pub async fn status(lake: &Lakehouse, catalog: &Catalog, table: Option<&str>, st
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-pub fn status_summary(r: &StatusReport) -> String {
-    let mut out = format!(
-        "{:<36} {:>7} {:>20} {:>10} {:>7} {:>12} {:>12} {:>6}  NEWEST",
-        "TABLE", "VERSION", "LAST COMMIT (UTC)", "AGE (s)", "FILES", "BYTES", "ROWS", "SMALL"
-    );
-    for t in &r.tables {
-        if !t.created {
-            out.push_str(&format!("\n{:<36} {:>7}", t.table, "-"));
-            continue;
-        }
-        out.push_str(&format!(
-            "\n{:<36} {:>7} {:>20} {:>10} {:>7} {:>12} {:>12} {:>6}  {}",
-            t.table,
-            t.version.map(|v| v.to_string()).unwrap_or_default(),
-            t.last_commit.map(|c| c.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
-            t.freshness_seconds.map(|s| s.to_string()).unwrap_or_default(),
-            t.files,
-            t.bytes,
-            t.rows.map(|r| r.to_string()).unwrap_or_else(|| "?".into()),
-            t.small_files,
-            t.newest_event_time.clone().unwrap_or_default(),
-        ));
-    }
-    for t in &r.tables {
-        if let Some(lag) = &t.stream_lag {
-            let total: i64 = lag.values().sum();
-            let parts: Vec<String> = lag.iter().map(|(p, l)| format!("{p}={l}")).collect();
-            out.push_str(&format!("\nstream lag of {}: {total} messages ({})", t.table, parts.join(", ")));
-        }
-        if let Some(e) = &t.stream_error {
-            out.push_str(&format!("\nstream lag of {}: unknown ({e})", t.table));
-        }
-    }
-    out.push_str(&format!("\n(small: files under {} MiB)", r.small_file_bytes >> 20));
-    out
 }
 
 // ---- stream lag ---------------------------------------------------------------------------

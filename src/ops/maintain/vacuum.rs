@@ -21,13 +21,19 @@ use crate::lake::from_delta;
 use crate::lake::{CommitInfo, Lakehouse};
 use crate::telemetry::Progress;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct VacuumSettings {
+    /// Only this table; None for all.
     pub table: Option<String>,
+    /// None for each table's own retention.
     pub retention_hours: Option<i64>,
     pub dry_run: bool,
+    /// VACUUM FULL: also files no commit ever referenced.
     pub full: bool,
+    /// Allow a retention below the table's minimum.
     pub force: bool,
+    /// The command line, recorded in commit info.
+    #[serde(skip)]
     pub args: Vec<String>,
 }
 
@@ -150,24 +156,4 @@ pub async fn vacuum(lake: &Lakehouse, catalog: &Catalog, s: &VacuumSettings) -> 
     progress.finish();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-pub fn vacuum_summary(r: &VacuumReport) -> String {
-    let mut out = String::from("vacuum:");
-    for t in &r.tables {
-        let verb = if t.dry_run { "would remove" } else { "removed" };
-        out.push_str(&format!(
-            "\n  {:<36} {verb} {} files, {} bytes (retention {} h, {})",
-            t.table, t.files_removed, t.bytes_removed, t.retention_hours, t.mode
-        ));
-        if t.dry_run {
-            for f in &t.files {
-                out.push_str(&format!("\n    {f}"));
-            }
-        }
-    }
-    for m in &r.tables_missing {
-        out.push_str(&format!("\n  {m:<36} not created yet"));
-    }
-    out
 }
