@@ -23,11 +23,14 @@ use crate::ops::bronze_to_silver::{self, BronzeToSilverSettings};
 use crate::ops::silver_to_gold::{self, SilverToGoldSettings};
 use crate::telemetry::Progress;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct BackfillSettings {
+    /// The dates of the range, in order.
     pub dates: Vec<NaiveDate>,
     /// Forget the dates an earlier run of this range completed.
     pub restart: bool,
+    /// The command line, recorded in the transforms' commit info.
+    #[serde(skip)]
     pub args: Vec<String>,
 }
 
@@ -145,21 +148,4 @@ pub async fn backfill(lake: &Lakehouse, catalog: &Catalog, s: &BackfillSettings)
     progress.finish();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-pub fn summary(r: &BackfillReport) -> String {
-    let mut out = format!(
-        "backfill {}..{}: {} dates done, {} skipped (done by an earlier run) ({:.1}s); state in {}",
-        r.from, r.to, r.done, r.skipped, r.seconds, r.state_file
-    );
-    for d in &r.dates {
-        match d.status {
-            "done" => out.push_str(&format!(
-                "\n  {}: {} bronze rows -> {} silver rows -> {} gold rows ({:.1}s)",
-                d.date, d.bronze_rows, d.silver_rows, d.gold_rows, d.seconds
-            )),
-            _ => out.push_str(&format!("\n  {}: skipped, done earlier", d.date)),
-        }
-    }
-    out
 }

@@ -9,10 +9,18 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::catalog::{Catalog, Severity, TableSpec};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lake::convert::polars_err;
 use crate::lake::{self, Lakehouse, PartitionFilter};
 use crate::quality::{self, RuleOutcome};
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckSettings {
+    /// Only this table; None for all.
+    pub table: Option<String>,
+    /// Only this date's partition of date-partitioned tables.
+    pub date: Option<NaiveDate>,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
@@ -23,9 +31,11 @@ pub struct CheckReport {
     pub seconds: f64,
 }
 
-pub async fn check(lake: &Lakehouse, catalog: &Catalog, table: Option<&str>, date: Option<NaiveDate>) -> Result<CheckReport> {
+pub async fn check(lake: &Lakehouse, catalog: &Catalog, s: &CheckSettings) -> Result<CheckReport> {
     let started = Instant::now();
-    let specs: Vec<&TableSpec> = match table {
+    let CheckSettings { table, date } = s;
+    let date = *date;
+    let specs: Vec<&TableSpec> = match table.as_deref() {
         Some(name) => vec![catalog.table(name)?],
         None => catalog.tables().collect(),
     };
@@ -57,36 +67,4 @@ pub async fn check(lake: &Lakehouse, catalog: &Catalog, table: Option<&str>, dat
     report.failed = report.rules.iter().filter(|r| r.severity == Severity::Fail && r.failing_rows.unwrap_or(0) > 0).count() as u64;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-pub fn summary(r: &CheckReport) -> String {
-    let mut out = format!("{:<44} {:<34} {:>12} {:<8}\n", "RULE", "TABLE", "FAILING ROWS", "SEVERITY");
-    for rule in &r.rules {
-        let failing = rule.failing_rows.map(|n| n.to_string()).unwrap_or_else(|| "not run".into());
-        out.push_str(&format!("{:<44} {:<34} {:>12} {:<8}\n", rule.name, rule.table, failing, rule.severity));
-    }
-    out.push_str(&format!(
-        "{} tables checked, {} rules, {} failed `fail` rules",
-        r.tables_checked.len(),
-        r.rules.len(),
-        r.failed
-    ));
-    if !r.tables_missing.is_empty() {
-        out.push_str(&format!("; not created yet: {}", r.tables_missing.join(", ")));
-    }
-    out
-}
-
-/// The error that makes the run exit 1 when a `fail` rule has failing rows.
-pub fn failure(r: &CheckReport) -> Option<Error> {
-    (r.failed > 0).then(|| {
-        let names: Vec<String> = r
-            .rules
-            .iter()
-            .filter(|x| x.severity == Severity::Fail && x.failing_rows.unwrap_or(0) > 0)
-            .map(|x| format!("{} on {}", x.name, x.table))
-            .collect();
-        Error::data(format!("{} `fail` rule(s) failed: {}", r.failed, names.join(", ")))
-            .with_hint("rebuild the affected dates, or fix the data upstream and rerun the steps")
-    })
 }

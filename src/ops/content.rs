@@ -6,7 +6,7 @@
 //! `fail` rules (a missing or repeated `content_id`) stop it too, and rows broken by `drop`
 //! rules are left out and counted.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use polars::prelude::*;
@@ -29,7 +29,18 @@ pub struct ContentReport {
     pub seconds: f64,
 }
 
-pub async fn load_content(lake: &Lakehouse, catalog: &Catalog, file: &Path, args: &[String]) -> Result<ContentReport> {
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ContentSettings {
+    /// The catalog: CSV with a header, or NDJSON.
+    pub file: PathBuf,
+    /// The command line, recorded in commit info.
+    #[serde(skip)]
+    pub args: Vec<String>,
+}
+
+pub async fn load_content(lake: &Lakehouse, catalog: &Catalog, s: &ContentSettings) -> Result<ContentReport> {
+    let ContentSettings { file, args } = s;
+    let file: &Path = file;
     let started = Instant::now();
     let spec = catalog.table("silver.content")?;
     if !file.is_file() {
@@ -114,11 +125,4 @@ pub async fn load_content(lake: &Lakehouse, catalog: &Catalog, file: &Path, args
         rules: audit.outcomes,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-pub fn summary(r: &ContentReport) -> String {
-    format!(
-        "content catalog {}: {} rows read, {} loaded, {} dropped by rules; silver.content v{} ({:.1}s)",
-        r.file, r.rows_read, r.rows_loaded, r.rows_dropped, r.table.version, r.seconds
-    )
 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::error::{Context, Error, Result};
 use crate::telemetry::Progress;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ProduceSettings {
     /// Brokers and librdkafka settings (`-X`, `VBDA_KAFKA_*`).
     pub connection: crate::kafka::Connection,
@@ -203,31 +203,4 @@ where
             }
         }
     }
-}
-
-pub fn summary(r: &ProduceReport) -> String {
-    let mut out = format!(
-        "produce to {}: {} messages from {} files ({} bytes, {} without a session_id key): {} delivered, {} failed ({:.1}s, {:.0} messages/s)",
-        r.topic,
-        r.sent,
-        r.files,
-        r.bytes,
-        r.without_key,
-        r.delivered,
-        r.failed,
-        r.seconds,
-        r.sent as f64 / r.seconds.max(1e-9)
-    );
-    if let Some(e) = &r.error {
-        out.push_str(&format!("\nfirst delivery error: {e}"));
-    }
-    out
-}
-
-/// Failed deliveries are an environment failure (exit 3): the broker or the network.
-pub fn failure(r: &ProduceReport) -> Option<Error> {
-    (r.failed > 0).then(|| {
-        Error::environment(format!("{} of {} messages were not delivered to {}", r.failed, r.sent, r.topic))
-            .with_hint("check that the brokers are reachable and the topic exists; rerunning sends every line again")
-    })
 }

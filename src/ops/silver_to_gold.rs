@@ -42,13 +42,14 @@ pub const INCREMENTAL_APP: &str = "vbda.silver-to-gold";
 /// reads a bounded window of silver per query.
 const LOOKBACK_CHUNK: usize = 7;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct SilverToGoldSettings {
     /// The dates to build; empty for incremental.
     pub dates: Vec<NaiveDate>,
     /// Only this model (job name, or the gold table it writes).
     pub model: Option<String>,
     /// The command line, recorded in commit info.
+    #[serde(skip)]
     pub args: Vec<String>,
 }
 
@@ -361,42 +362,4 @@ async fn incremental_dates(
         out.extend(built.range(d..=last).copied());
     }
     Ok(out.into_iter().collect())
-}
-
-pub fn summary(r: &SilverToGoldReport) -> String {
-    let mut out = format!(
-        "silver-to-gold from silver.video_events v{}{}: ",
-        r.silver_version,
-        if r.incremental { " (incremental)" } else { "" }
-    );
-    let written: Vec<&ModelReport> = r.models.iter().filter(|m| m.write.is_some()).collect();
-    if written.is_empty() {
-        out.push_str("nothing to rebuild");
-    } else {
-        out.push_str(&format!("{} gold table{} rebuilt ({:.1}s)", written.len(), if written.len() == 1 { "" } else { "s" }, r.seconds));
-    }
-    for m in &r.models {
-        match &m.write {
-            None => out.push_str(&format!("\n  {:<26} nothing new", m.table)),
-            Some(w) => {
-                let dates = match (m.dates.first(), m.dates.last()) {
-                    (Some(a), Some(b)) if a == b => a.to_string(),
-                    (Some(a), Some(b)) => format!("{a}..{b} ({} dates)", m.dates.len()),
-                    _ => String::new(),
-                };
-                out.push_str(&format!(
-                    "\n  {:<26} {dates}: {} row{}, v{} ({:.1}s)",
-                    m.table,
-                    m.rows,
-                    if m.rows == 1 { "" } else { "s" },
-                    w.version,
-                    m.seconds
-                ));
-            }
-        }
-        for rule in m.rules.iter().filter(|o| o.failing_rows.unwrap_or(0) > 0) {
-            out.push_str(&format!("\n    rule {} ({}): {} rows", rule.name, rule.severity, rule.failing_rows.unwrap_or(0)));
-        }
-    }
-    out
 }

@@ -63,7 +63,7 @@ const LAG_REFRESH: Duration = Duration::from_secs(5);
 /// The consumer group `vbda stream` joins unless told otherwise.
 pub const DEFAULT_GROUP: &str = "vbda-stream";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct StreamSettings {
     /// Brokers and librdkafka settings (`-X`, `VBDA_KAFKA_*`).
     pub connection: crate::kafka::Connection,
@@ -79,6 +79,7 @@ pub struct StreamSettings {
     pub stall_timeout: Duration,
     /// Serve Prometheus metrics here.
     pub metrics_addr: Option<String>,
+    #[serde(skip)]
     pub args: Vec<String>,
 }
 
@@ -694,20 +695,4 @@ fn to_bronze(spec: &TableSpec, rows: &[Pending]) -> Result<RecordBatch> {
         );
     }
     out.finish(spec)
-}
-
-pub fn summary(r: &StreamReport) -> String {
-    let offsets: Vec<String> = r.offsets.iter().map(|(p, o)| format!("{p}@{o}")).collect();
-    format!(
-        "stream: {} messages, {} rows in {} commits, {} tombstones skipped, {} already in bronze; bronze.video_events v{}; stopped: {} ({:.1}s)\n  next offsets in bronze: {}",
-        r.messages,
-        r.rows_committed,
-        r.commits,
-        r.tombstones,
-        r.already_in_bronze,
-        r.bronze_version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
-        r.stopped_by,
-        r.seconds,
-        if offsets.is_empty() { "none".to_string() } else { offsets.join(", ") }
-    )
 }

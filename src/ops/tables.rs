@@ -45,27 +45,6 @@ pub async fn list(lake: &Lakehouse, catalog: &Catalog) -> Result<TablesReport> {
     Ok(TablesReport { lakehouse: lake.root().to_string(), tables })
 }
 
-pub fn list_text(r: &TablesReport) -> String {
-    let mut out = format!("lakehouse: {}\n", r.lakehouse);
-    out.push_str(&format!(
-        "{:<36} {:>8} {:>7} {:>12} {:>12}  {}\n",
-        "TABLE", "VERSION", "FILES", "BYTES", "ROWS", "LOCATION"
-    ));
-    for t in &r.tables {
-        let version = t.stats.version.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
-        let rows = match (t.created, t.stats.rows) {
-            (false, _) => "-".to_string(),
-            (true, Some(v)) => v.to_string(),
-            (true, None) => "?".to_string(),
-        };
-        out.push_str(&format!(
-            "{:<36} {:>8} {:>7} {:>12} {:>12}  {}\n",
-            t.table, version, t.stats.files, t.stats.bytes, rows, t.location
-        ));
-    }
-    out.trim_end().to_string()
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct ColumnRow {
     pub name: String,
@@ -97,8 +76,14 @@ pub struct DescribeReport {
     pub expectations: Vec<ExpectationRow>,
 }
 
-pub async fn describe(lake: &Lakehouse, catalog: &Catalog, name: &str) -> Result<DescribeReport> {
-    let spec = catalog.table(name)?;
+#[derive(Debug, Clone, Serialize)]
+pub struct DescribeSettings {
+    /// The table, as layer.name.
+    pub table: String,
+}
+
+pub async fn describe(lake: &Lakehouse, catalog: &Catalog, s: &DescribeSettings) -> Result<DescribeReport> {
+    let spec = catalog.table(&s.table)?;
     Ok(DescribeReport {
         table: row(lake, spec).await?,
         spec: spec.path.display().to_string(),
@@ -130,40 +115,6 @@ pub async fn describe(lake: &Lakehouse, catalog: &Catalog, name: &str) -> Result
     })
 }
 
-pub fn describe_text(r: &DescribeReport) -> String {
-    let t = &r.table;
-    let mut out = format!(
-        "{}\n  {}\nspec:      {}\nlocation:  {}\nversion:   {}\nfiles:     {}\nbytes:     {}\nrows:      {}\npartitions: {} by [{}]\nkeys:      [{}]\nretention: {} h (minimum {} h)\n\ncolumns:\n",
-        t.table,
-        r.full_description.replace('\n', "\n  "),
-        r.spec,
-        t.location,
-        t.stats.version.map(|v| v.to_string()).unwrap_or_else(|| "not created yet".into()),
-        t.stats.files,
-        t.stats.bytes,
-        t.stats.rows.map(|v| v.to_string()).unwrap_or_else(|| "?".into()),
-        t.stats.partitions,
-        r.partition_by.join(", "),
-        r.keys.join(", "),
-        r.retention_hours,
-        r.min_retention_hours,
-    );
-    for c in &r.columns {
-        out.push_str(&format!(
-            "  {:<24} {:<10} {:<9} {}\n",
-            c.name,
-            c.data_type,
-            if c.nullable { "null" } else { "not null" },
-            c.description.lines().next().unwrap_or_default()
-        ));
-    }
-    out.push_str("\nexpectations:\n");
-    for e in &r.expectations {
-        out.push_str(&format!("  {:<40} {:<16} {:<5} [{}]\n", e.name, e.rule, e.severity, e.columns.join(", ")));
-    }
-    out.trim_end().to_string()
-}
-
 /// `vbda show TABLE [--date D] [--limit N]`: the rows of a table (one date's partition), for a
 /// quick look from the shell or a script; `--output json` gives them as JSON objects.
 #[derive(Debug, Clone, Serialize)]
@@ -177,15 +128,22 @@ pub struct ShowReport {
     pub rows: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
-pub async fn show(
-    lake: &Lakehouse,
-    catalog: &Catalog,
-    table: &str,
-    date: Option<chrono::NaiveDate>,
-    version: Option<i64>,
-    limit: usize,
-) -> Result<ShowReport> {
+#[derive(Debug, Clone, Serialize)]
+pub struct ShowSettings {
+    /// The table, as layer.name.
+    pub table: String,
+    /// Only this date's partition (the table must be partitioned by a date).
+    pub date: Option<chrono::NaiveDate>,
+    /// Read this earlier version (time travel); None for the current one.
+    pub at_version: Option<i64>,
+    /// At most this many rows.
+    pub limit: usize,
+}
+
+pub async fn show(lake: &Lakehouse, catalog: &Catalog, s: &ShowSettings) -> Result<ShowReport> {
     use polars::prelude::*;
+    let ShowSettings { table, date, at_version: version, limit } = s;
+    let (date, version, limit) = (*date, *version, *limit);
     let spec = catalog.table(table)?;
     let columns: Vec<String> = spec.columns.iter().map(|c| c.name.clone()).collect();
     let Some(mut t) = lake.open(spec).await? else {
@@ -267,57 +225,4 @@ fn any_to_json(v: polars::prelude::AnyValue) -> serde_json::Value {
         A::Binary(b) => json!(String::from_utf8_lossy(b)),
         other => json!(other.to_string()),
     }
-}
-
-pub fn show_text(r: &ShowReport) -> String {
-    let cell = |v: Option<&serde_json::Value>| match v {
-        None | Some(serde_json::Value::Null) => "null".to_string(),
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Number(n)) => match n.as_f64() {
-            Some(f) if n.is_f64() => format!("{}", (f * 1e6).round() / 1e6),
-            _ => n.to_string(),
-        },
-        Some(v) => v.to_string(),
-    };
-    let scope = r.date.map(|d| format!(" for {d}")).unwrap_or_default();
-    let version = r.version.map(|v| format!(" v{v}")).unwrap_or_default();
-    let mut out = format!("{}{version}{scope}: {} row{}", r.table, r.total_rows, if r.total_rows == 1 { "" } else { "s" });
-    if (r.rows.len() as u64) < r.total_rows {
-        out.push_str(&format!(", showing {}", r.rows.len()));
-    }
-    if r.rows.len() == 1 {
-        // One row (a day's KPIs): one line per column reads best.
-        let width = r.columns.iter().map(String::len).max().unwrap_or(0);
-        for c in &r.columns {
-            out.push_str(&format!("\n  {c:<width$}  {}", cell(r.rows[0].get(c))));
-        }
-        return out;
-    }
-    let cells: Vec<Vec<String>> = r.rows.iter().map(|row| r.columns.iter().map(|c| cell(row.get(c))).collect()).collect();
-    let widths: Vec<usize> = r
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| cells.iter().map(|row| row[i].chars().count()).chain([c.len()]).max().unwrap_or(0).min(40))
-        .collect();
-    let line = |values: Vec<&str>| -> String {
-        values
-            .iter()
-            .zip(&widths)
-            .map(|(v, w)| {
-                let v: String = v.chars().take(*w).collect();
-                format!("{v:<w$}", w = *w)
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    out.push('\n');
-    out.push_str(&line(r.columns.iter().map(String::as_str).collect()));
-    for row in &cells {
-        out.push('\n');
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
 }

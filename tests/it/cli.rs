@@ -20,6 +20,24 @@ fn help_lists_every_command_of_the_design() {
 }
 
 #[test]
+fn every_command_help_ends_with_examples() {
+    let ctx = TestContext::new();
+    for cmd in [
+        "generate", "ingest", "stream", "bronze-to-silver", "silver-to-gold", "check", "tables", "describe", "show",
+        "vacuum", "optimize", "checkpoint", "history", "status", "restore", "produce", "backfill",
+    ] {
+        let run = ctx.run(&[cmd, "--help"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let examples = run.stdout.split_once("\nExamples:\n").map(|(_, e)| e).unwrap_or_else(|| panic!("`{cmd} --help` has no examples:\n{}", run.stdout));
+        assert!(examples.lines().next().is_some_and(|l| l.contains(&format!("vbda {cmd}")) || l.contains("vbda --output json")), "{cmd}: {examples}");
+        // Each example fits on one line of the help's width (no wrapped, broken commands).
+        for line in examples.lines() {
+            assert!(line.starts_with("  vbda ") || line.starts_with("  VBDA_") || line.starts_with("       "), "{cmd}: wrapped line `{line}`");
+        }
+    }
+}
+
+#[test]
 fn usage_errors_exit_2_and_bad_requests_exit_1_saying_why() {
     let ctx = TestContext::new();
     let run = ctx.run(&["ingest", "--no-such-flag"]);

@@ -13,5 +13,6 @@ mod kafka_e2e;
 mod maintain;
 mod produce;
 mod s3;
+mod settings;
 mod silver;
 mod stream;

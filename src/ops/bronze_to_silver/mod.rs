@@ -35,11 +35,12 @@ use crate::telemetry::Progress;
 
 pub use transform::DateCounts;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct BronzeToSilverSettings {
-    /// The event dates to rebuild.
+    /// The event dates to rebuild; empty for incremental.
     pub dates: Vec<NaiveDate>,
     /// The command line, recorded in commit info.
+    #[serde(skip)]
     pub args: Vec<String>,
 }
 
@@ -215,24 +216,4 @@ impl BronzeToSilverReport {
             seconds: started.elapsed().as_secs_f64(),
         }
     }
-}
-
-pub fn summary(r: &BronzeToSilverReport) -> String {
-    let (Some(silver), Some(quarantine)) = (&r.silver, &r.quarantine) else {
-        return format!("bronze-to-silver: bronze.video_events v{} has nothing new since the last incremental run", r.bronze_version);
-    };
-    let mut out = format!(
-        "bronze-to-silver from bronze.video_events v{}: {} bronze rows -> {} silver, {} quarantined, {} duplicates removed; silver.video_events v{}, quarantine v{} ({:.1}s)",
-        r.bronze_version, r.bronze_rows, r.silver_rows, r.quarantined, r.duplicates, silver.version, quarantine.version, r.seconds
-    );
-    for (d, c) in &r.dates {
-        out.push_str(&format!(
-            "\n  {d}: bronze {} = silver {} + quarantined {} + duplicates {}",
-            c.bronze_rows, c.silver_rows, c.quarantined, c.duplicates
-        ));
-    }
-    for rule in r.rules.iter().filter(|o| o.failing_rows.unwrap_or(0) > 0) {
-        out.push_str(&format!("\n  rule {} ({}): {} rows", rule.name, rule.severity, rule.failing_rows.unwrap_or(0)));
-    }
-    out
 }

@@ -48,7 +48,8 @@ use model::Shared;
 use rng::mix;
 
 /// The format of the event files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum GenerateFormat {
     /// One JSON object per line.
     Ndjson,
@@ -57,7 +58,7 @@ pub enum GenerateFormat {
 }
 
 /// What to generate.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct GenerateSettings {
     /// Events go to `<out_dir>/date=YYYY-MM-DD/part-NNNNN.<ext>`.
     pub out_dir: PathBuf,

@@ -1,0 +1,74 @@
+//! `vbda status`: `--table` and the stream's Kafka source into [`StatusSettings`], the run,
+//! and the status table with the stream's lag.
+//!
+//! What can go wrong: an unknown table (exit 1). Kafka not answering does not fail the run:
+//! the lag is then shown as unknown, with the reason.
+
+use clap::Args;
+
+use super::args::KafkaSourceArgs;
+use super::{Context, Rendered, render};
+use crate::error::Result;
+use crate::ops::maintain::{self, StatusReport, StatusSettings};
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  vbda status                            # versions, freshness, files, small files of every table
+  vbda status --brokers localhost:9092 --topic player-events   # and the stream's consumer lag
+  vbda --output json status --table bronze.video_events")]
+pub(super) struct StatusArgs {
+    /// Only this table (layer.name); default all
+    #[arg(long)]
+    table: Option<String>,
+    /// The stream's Kafka source: with brokers and topic known, status shows its consumer lag
+    #[command(flatten)]
+    source: KafkaSourceArgs,
+}
+
+pub(super) fn settings(args: StatusArgs, ctx: &Context) -> Result<StatusSettings> {
+    let StatusArgs { table, source } = args;
+    Ok(StatusSettings { table, stream: source.optional(&ctx.project.config.stream)? })
+}
+
+pub(super) async fn run(settings: StatusSettings, ctx: &Context<'_>) -> Result<Rendered> {
+    let report = maintain::status(&ctx.lakehouse()?, &ctx.catalog()?, &settings).await?;
+    let text = text(&report);
+    Ok(render("status", &report, text))
+}
+
+fn text(r: &StatusReport) -> String {
+    let mut out = format!(
+        "{:<36} {:>7} {:>20} {:>10} {:>7} {:>12} {:>12} {:>6}  NEWEST",
+        "TABLE", "VERSION", "LAST COMMIT (UTC)", "AGE (s)", "FILES", "BYTES", "ROWS", "SMALL"
+    );
+    for t in &r.tables {
+        if !t.created {
+            out.push_str(&format!("\n{:<36} {:>7}", t.table, "-"));
+            continue;
+        }
+        out.push_str(&format!(
+            "\n{:<36} {:>7} {:>20} {:>10} {:>7} {:>12} {:>12} {:>6}  {}",
+            t.table,
+            t.version.map(|v| v.to_string()).unwrap_or_default(),
+            t.last_commit.map(|c| c.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
+            t.freshness_seconds.map(|s| s.to_string()).unwrap_or_default(),
+            t.files,
+            t.bytes,
+            t.rows.map(|r| r.to_string()).unwrap_or_else(|| "?".into()),
+            t.small_files,
+            t.newest_event_time.clone().unwrap_or_default(),
+        ));
+    }
+    for t in &r.tables {
+        if let Some(lag) = &t.stream_lag {
+            let total: i64 = lag.values().sum();
+            let parts: Vec<String> = lag.iter().map(|(p, l)| format!("{p}={l}")).collect();
+            out.push_str(&format!("\nstream lag of {}: {total} messages ({})", t.table, parts.join(", ")));
+        }
+        if let Some(e) = &t.stream_error {
+            out.push_str(&format!("\nstream lag of {}: unknown ({e})", t.table));
+        }
+    }
+    out.push_str(&format!("\n(small: files under {} MiB)", r.small_file_bytes >> 20));
+    out
+}

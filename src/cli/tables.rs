@@ -1,0 +1,53 @@
+//! `vbda tables`: every table of the catalog with its location and what storage holds.
+//!
+//! What can go wrong: a table spec that does not load (exit 1, every problem listed); storage
+//! that does not answer (exit 3). Tables not created yet are listed with `-`.
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{Context, Rendered, render};
+use crate::error::Result;
+use crate::ops::tables::{self, TablesReport};
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  vbda tables                            # version, files, bytes, rows of every table
+  vbda --output json tables              # the same as one JSON object")]
+pub(super) struct TablesArgs {}
+
+/// `vbda tables` has nothing to resolve beyond the global settings.
+#[derive(Debug, Serialize)]
+pub(super) struct TablesSettings {}
+
+pub(super) fn settings(args: TablesArgs, _ctx: &Context) -> Result<TablesSettings> {
+    let TablesArgs {} = args;
+    Ok(TablesSettings {})
+}
+
+pub(super) async fn run(_settings: TablesSettings, ctx: &Context<'_>) -> Result<Rendered> {
+    let report = tables::list(&ctx.lakehouse()?, &ctx.catalog()?).await?;
+    let text = text(&report);
+    Ok(render("tables", &report, text))
+}
+
+fn text(r: &TablesReport) -> String {
+    let mut out = format!("lakehouse: {}\n", r.lakehouse);
+    out.push_str(&format!(
+        "{:<36} {:>8} {:>7} {:>12} {:>12}  {}\n",
+        "TABLE", "VERSION", "FILES", "BYTES", "ROWS", "LOCATION"
+    ));
+    for t in &r.tables {
+        let version = t.stats.version.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+        let rows = match (t.created, t.stats.rows) {
+            (false, _) => "-".to_string(),
+            (true, Some(v)) => v.to_string(),
+            (true, None) => "?".to_string(),
+        };
+        out.push_str(&format!(
+            "{:<36} {:>8} {:>7} {:>12} {:>12}  {}\n",
+            t.table, version, t.stats.files, t.stats.bytes, rows, t.location
+        ));
+    }
+    out.trim_end().to_string()
+}
