@@ -1,42 +1,35 @@
 #!/usr/bin/env bash
-# Benchmark of `vbda stream` (release build) against a real Kafka-protocol broker in its own
-# process: tansu 0.6.0 (memory storage; installed by scripts/test.sh, or VBDA_TANSU_ROOT).
-# 500-byte JSON events on a 4-partition topic.
+# Benchmark of `vbda stream` (release build) against Apache Kafka 4.1 (one KRaft node from its
+# jars, scripts/kafka/broker.sh) on the same machine. 500-byte JSON events on 4 partitions.
 #
 # 1. Throughput: EVENTS events are produced first (`vbda produce`), then `vbda stream
 #    --until-caught-up` reads them into a fresh bronze table, RUNS times (a new lakehouse and
 #    consumer group each time): rows/s, wall seconds, peak RSS and CPU seconds of vbda, medians.
+#    Twice: uncompressed batches, and zstd-compressed ones (`-X compression.type=zstd`).
 # 2. Latency: `vbda stream --max-age-ms 1000 --metrics-addr` runs while `vbda produce --rate
 #    RATE` sends RATE*SECONDS events at a steady rate; p50/p99 of vbda_stream_end_to_end_seconds
 #    (the message's Kafka timestamp, i.e. the producer's create time, to the Delta commit),
 #    read from the histogram's buckets (upper bounds at the bucket edges: 0.75, 1, 1.25, 1.5,
 #    2, 2.5, 3, 4, 5 s ...).
 #
-# The stream runs with -X fetch.wait.max.ms=10: tansu 0.6.0 answers fetches slowly with
-# librdkafka's default (500): the same 1M-event read took 24 s at 500, 11 s at 100 and 6.7 s at
-# 10 with the same CPU time in vbda (3.4 s user) and under 1 s in tansu, i.e. waiting on the
-# broker. A Kafka broker answers a fetch as soon as it has data, so vbda keeps the default.
-#
-# Usage: benches/stream.sh [events] [runs] [rate] [seconds]   (defaults: 1000000 3 10000 30)
+# Usage: benches/stream.sh [events] [runs] [rate] [seconds]   (defaults: 1000000 3 50000 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 source scripts/env.sh
 cargo build --locked --release --bin vbda >&2
 vbda="$CARGO_TARGET_DIR/release/vbda"
-tansu="${VBDA_TANSU_ROOT:-$HOME/.cache/tansu-0.6.0}/bin/tansu"
-[ -x "$tansu" ] || { echo "tansu is not installed at $tansu: run scripts/test.sh first" >&2; exit 1; }
-events="${1:-1000000}"; runs="${2:-3}"; rate="${3:-10000}"; seconds="${4:-30}"
+python="${VBDA_CONFLUENT_VENV:-$HOME/.cache/vbda-confluent-venv}/bin/python"
+[ -x "$python" ] || { echo "confluent-kafka is not installed at $python: run scripts/test.sh first" >&2; exit 1; }
+events="${1:-1000000}"; runs="${2:-3}"; rate="${3:-50000}"; seconds="${4:-30}"
 work="${BENCH_DIR:-$root/bench-data/stream}"
 rm -rf "$work" && mkdir -p "$work"
 export VBDA_PROJECT="$root"
 port=$(free_port)
-(cd "$work" && exec "$tansu" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
-  --storage-engine memory://tansu/ > "$work/tansu.log" 2>&1) &
-broker=$!
+broker=$(bash scripts/kafka/broker.sh "$work/kafka" "$port")
 trap 'kill $broker 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 brokers="127.0.0.1:$port"
+create() { VBDA_TEST_KAFKA="bootstrap.servers=$brokers" "$python" tests/kafka/client.py create "$1" 4; }
 python3 - "$work/events.ndjson" "$events" "$work/steady.ndjson" "$((rate * seconds))" <<'PY'
 import sys
 def write(path, n):
@@ -48,11 +41,13 @@ def write(path, n):
 write(sys.argv[1], int(sys.argv[2])); write(sys.argv[3], int(sys.argv[4]))
 PY
 echo "vbda $("$vbda" --version | cut -d' ' -f2), release, $(nproc) cores, $(date -u +%FT%TZ); $(head -1 "$work/events.ndjson" | wc -c)-byte events"
-"$tansu" topic create bulk --partitions 4 --broker "tcp://$brokers" > /dev/null
-"$vbda" -q produce --file "$work/events.ndjson" --brokers "$brokers" --topic bulk
+for codec in none zstd; do
+create "bulk-$codec"
+"$vbda" -q produce --file "$work/events.ndjson" --brokers "$brokers" --topic "bulk-$codec" -X compression.type=$codec -X linger.ms=50
+: > "$work/bulk.txt"
 for run in $(seq 1 "$runs"); do
-  /usr/bin/time -f "%e %M %U %S" -o "$work/time.txt" "$vbda" -q --lakehouse "$work/lake-$run" --output json stream \
-    --brokers "$brokers" --topic bulk --group "bulk-$run" --until-caught-up -X fetch.wait.max.ms=10 > "$work/bulk-$run.json"
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time.txt" "$vbda" -q --lakehouse "$work/lake-$codec-$run" --output json stream \
+    --brokers "$brokers" --topic "bulk-$codec" --group "bulk-$codec-$run" --until-caught-up > "$work/bulk-$run.json"
   python3 - "$work" "$run" <<'PY' | tee -a "$work/bulk.txt"
 import json, sys
 work, run = sys.argv[1], sys.argv[2]
@@ -63,19 +58,20 @@ assert r["rows_committed"] == held, f"committed {r['rows_committed']} but the br
 print(f"{r['rows_committed'] / r['seconds']:.0f} {r['seconds']:.2f} {int(rss) // 1024} {float(user) + float(sys_):.1f} {r['rows_committed']} {r['commits']}")
 PY
 done
-python3 - "$work/bulk.txt" <<'PY'
+python3 - "$work/bulk.txt" "$codec" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 med = lambda i: statistics.median(float(r[i]) for r in rows)
-print(f"throughput ({len(rows)} runs, medians): {med(0):,.0f} events/s, {med(1):.1f} s for {rows[0][4]} events in {rows[0][5]} commits,"
+print(f"throughput, compression {sys.argv[2]} ({len(rows)} runs, medians): {med(0):,.0f} events/s, {med(1):.1f} s for {rows[0][4]} events in {rows[0][5]} commits,"
       f" peak RSS {med(2):.0f} MiB, vbda CPU {med(3):.1f} s ({float(rows[0][4]) / med(3):,.0f} events per CPU-second)")
 PY
+done
 
-"$tansu" topic create steady --partitions 4 --broker "tcp://$brokers" > /dev/null
+create steady
 mport=$(free_port)
 /usr/bin/time -f "%e %M %U %S" -o "$work/time.txt" "$vbda" -q --lakehouse "$work/lake-steady" --output json stream \
   --brokers "$brokers" --topic steady --group steady --max-age-ms 1000 --metrics-addr "127.0.0.1:$mport" \
-  -X fetch.wait.max.ms=10 > "$work/steady.json" &
+  > "$work/steady.json" &
 timer=$!
 sleep 2
 "$vbda" -q --output json produce --file "$work/steady.ndjson" --brokers "$brokers" --topic steady --rate "$rate" > "$work/produce.json"

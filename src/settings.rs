@@ -203,14 +203,26 @@ impl StorageSettings {
     }
 }
 
+/// Whether a setting's name says its value is a secret: passwords, OAuth client secrets,
+/// tokens, access keys, inline private keys (`ssl.key.pem`), JAAS configs with credentials in
+/// them. Paths to such files (`ssl.key.location`) are not secrets and stay visible, so a user
+/// can see which file was used. One predicate for command lines, `-X` settings and env vars.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.trim_start_matches('-').to_ascii_lowercase().replace(['_', '-'], ".");
+    if k.ends_with(".location") || k.ends_with(".file") || k.ends_with(".path") {
+        return false;
+    }
+    ["pass", "pwd", "secret", "token", "access.key", "credential", "jaas", "pem", "private", "oauthbearer.config"]
+        .iter()
+        .any(|w| k.contains(w))
+        || k.ends_with("key")
+        || k.contains(".key.")
+}
+
 /// Redact values that look like secrets in a command line before it is logged or committed:
-/// `--x-password=...`, `-X sasl.password=...`, anything with `secret`, `password`, `token`, `key=`.
+/// `--x-password=...`, `-X sasl.password=...`, `--s3-secret abc`, credentials inside URLs.
 pub fn redact_args(args: &[String]) -> Vec<String> {
-    let sensitive = |s: &str| {
-        let l = s.to_ascii_lowercase();
-        ["password", "secret", "token", "access_key", "credential", "key="].iter().any(|w| l.contains(w))
-            || l.ends_with("key")
-    };
+    let sensitive = is_secret_key;
     let mut out = Vec::with_capacity(args.len());
     let mut redact_next = false;
     for arg in args {
@@ -255,6 +267,20 @@ mod tests {
         let shown = redact_args(&args).join(" ");
         assert!(!shown.contains("hunter2") && !shown.contains("abc"), "{shown}");
         assert!(shown.contains("--topic t"), "{shown}");
+    }
+
+    #[test]
+    fn secret_setting_names() {
+        for k in [
+            "sasl.password", "ssl.key.password", "ssl.keystore.password", "ssl.key.pem", "sasl.oauthbearer.client.secret",
+            "sasl.jaas.config", "sasl.oauthbearer.config", "--s3-secret", "AWS_SECRET_ACCESS_KEY", "--s3-access-key",
+            "VBDA_KAFKA_SASL_PASSWORD", "token",
+        ] {
+            assert!(is_secret_key(k), "{k} is a secret");
+        }
+        for k in ["ssl.key.location", "ssl.ca.location", "security.protocol", "sasl.mechanism", "sasl.username", "--topic", "bootstrap.servers"] {
+            assert!(!is_secret_key(k), "{k} is not a secret");
+        }
     }
 
     #[test]

@@ -18,8 +18,11 @@ use crate::settings::resolve;
   vbda stream --brokers localhost:9092 --topic player-events
   vbda stream --brokers localhost:9092 --topic player-events --until-caught-up   # one batch run
   VBDA_KAFKA_SASL_PASSWORD=... vbda stream --brokers kafka:9093 --topic player-events \\
-       -X security.protocol=SASL_SSL -X sasl.mechanism=PLAIN -X sasl.username=vbda \\
-       --metrics-addr 0.0.0.0:9464")]
+       -X security.protocol=SASL_SSL -X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=vbda \\
+       -X ssl.ca.location=/etc/ssl/kafka-ca.pem --metrics-addr 0.0.0.0:9464
+
+TLS (OpenSSL), SASL PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER, and gzip, snappy, lz4 and zstd
+are built in. A wrong password or an untrusted certificate exits 1 at once (retrying cannot help).")]
 pub(super) struct StreamArgs {
     #[command(flatten)]
     source: KafkaSourceArgs,
@@ -27,6 +30,7 @@ pub(super) struct StreamArgs {
     #[arg(long)]
     until_caught_up: bool,
     /// With --until-caught-up: fail (exit 3) after this many seconds in which nothing moves
+    /// (a worker still waiting for partitions gets the group's session timeout on top)
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     stall_timeout: u64,
     /// Close a batch at this many rows

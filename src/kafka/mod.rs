@@ -2,16 +2,28 @@
 //! `--brokers`, `-X KEY=VALUE` and `VBDA_KAFKA_*` (the [`Connection`]), and the offset
 //! queries (end offsets, a group's committed offsets, lag) that more than one command needs.
 //!
-//! What can go wrong: librdkafka accepts unknown or misspelt settings only at client creation
-//! (a bad `-X` is the user's to fix, exit 1); brokers that do not answer make the offset
-//! queries time out (the environment's, exit 3). Secrets (`sasl.password`, key passwords) are
-//! never shown: [`Connection`] serialises them as `<redacted>`.
+//! librdkafka is built with TLS (the system's OpenSSL), SASL PLAIN, SCRAM-SHA-256/512 and
+//! OAUTHBEARER (its built-in mechanisms), and gzip, snappy, lz4 and zstd; GSSAPI (Kerberos) is
+//! left out: it needs Cyrus SASL and a KDC to test against, and no managed Kafka requires it.
+//!
+//! What can go wrong: librdkafka checks settings only at client creation (a bad `-X` is the
+//! user's to fix, exit 1, told without the value when the setting is a secret); a cluster that
+//! refuses the client as configured (wrong password, untrusted certificate) is the user's too
+//! and is told at once ([`problems`]); brokers that do not answer make the offset queries time
+//! out (the environment's, exit 3). Secrets (`sasl.password`, key passwords) are never shown:
+//! [`Connection`] serialises them as `<redacted>`.
 
 pub mod offsets;
+pub mod problems;
+pub mod topics;
 
 pub use offsets::{PartitionEnds, committed_offsets, consumer_lag, end_offsets, watermarks};
+pub use problems::{Refusal, Watch};
+pub use topics::topic_ids;
 
-use rdkafka::config::ClientConfig;
+use rdkafka::config::{ClientConfig, FromClientConfigAndContext};
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::producer::FutureProducer;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -71,6 +83,64 @@ impl Connection {
         ])
     }
 
+    /// A client of this connection, watched for refusals. Creation checks the settings: an
+    /// unknown key or a bad value is the user's to fix (exit 1), shown without the value when
+    /// the key names a secret.
+    pub fn create<T: FromClientConfigAndContext<Watch>>(&self, config: &ClientConfig) -> Result<T> {
+        self.create_watched(config, Watch::default())
+    }
+
+    /// [`Connection::create`] with the caller's `watch` (a clone sees what the client saw).
+    pub fn create_watched<T: FromClientConfigAndContext<Watch>>(&self, config: &ClientConfig, watch: Watch) -> Result<T> {
+        config.create_with_context(watch).map_err(|e| self.creation_error(e))
+    }
+
+    /// A consumer in `group` ([`Connection::consumer_config`]).
+    pub fn consumer(&self, group: &str) -> Result<Consumer> {
+        self.create(&self.consumer_config(group))
+    }
+
+    /// A client for metadata and offset queries only: it joins no group.
+    pub fn metadata_client(&self) -> Result<Consumer> {
+        self.create(&self.client_config(&[("enable.auto.commit", "false"), ("group.id", "vbda-metadata")]))
+    }
+
+    /// A producer with vbda's defaults (idempotent) and the user's settings.
+    /// With the producer's watch: a future producer's context is not reachable from it.
+    pub fn producer(&self) -> Result<(FutureProducer<Watch>, Watch)> {
+        let watch = Watch::default();
+        let producer = self.create_watched(&self.client_config(&[("enable.idempotence", "true"), ("linger.ms", "20")]), watch.clone())?;
+        Ok((producer, watch))
+    }
+
+    fn creation_error(&self, e: rdkafka::error::KafkaError) -> Error {
+        use rdkafka::error::KafkaError;
+        let brokers = crate::settings::redact_url_userinfo(&self.brokers);
+        match e {
+            KafkaError::ClientConfig(_, description, key, value) => {
+                let detail = if is_secret(&key) || value.is_empty() {
+                    String::new()
+                } else {
+                    format!(" = `{value}`: {description}")
+                };
+                Error::data(format!("invalid Kafka setting `{key}` (-X or VBDA_KAFKA_*){detail}")).with_hint(
+                    "check the -X KEY=VALUE and VBDA_KAFKA_* settings against librdkafka's CONFIGURATION.md \
+                     (https://github.com/confluentinc/librdkafka/blob/master/CONFIGURATION.md)",
+                )
+            }
+            other => {
+                let text = other.to_string();
+                let shown = if self.config.iter().any(|(k, v)| is_secret(k) && !v.is_empty() && text.contains(v.as_str())) {
+                    "librdkafka rejected the settings".to_string()
+                } else {
+                    text
+                };
+                Error::data(format!("cannot create a Kafka client for {brokers}: {shown}"))
+                    .with_hint("check the -X / VBDA_KAFKA_* settings (files named by ssl.*.location must exist and be readable)")
+            }
+        }
+    }
+
     /// The settings with secret values replaced, for `--show-settings` and logs.
     pub fn redacted_config(&self) -> Vec<(String, String)> {
         self.config.iter().map(|(k, v)| (k.clone(), if is_secret(k) { "<redacted>".into() } else { v.clone() })).collect()
@@ -88,13 +158,13 @@ impl Serialize for Connection {
     }
 }
 
-/// Whether a librdkafka setting holds a secret (passwords, OAuth client secrets, private keys,
-/// JAAS configs with credentials in them).
+/// Whether a librdkafka setting holds a secret ([`crate::settings::is_secret_key`]).
 pub fn is_secret(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    ["password", "secret", "jaas", "token", "private", "credential"].iter().any(|w| k.contains(w))
-        || (k.ends_with(".key") || k.ends_with(".key.pem"))
+    crate::settings::is_secret_key(key)
 }
+
+/// The consumer vbda uses everywhere: polled on the caller's thread, watched for refusals.
+pub type Consumer = BaseConsumer<Watch>;
 
 /// `a,b, c` -> the topic names.
 pub fn topic_list(topics: &str) -> Vec<String> {

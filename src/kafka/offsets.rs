@@ -1,31 +1,68 @@
 //! Offset queries: a partition's watermarks, the end offsets of every partition of some
 //! topics, a group's committed offsets, and the lag between the two. Blocking librdkafka
 //! calls: run them off the async threads (`spawn_blocking`) or from blocking code.
+//!
+//! Each query runs in short attempts until its timeout, and stops at once when the cluster
+//! refused the client ([`super::problems`]): a wrong password is told in a second or two, not
+//! after the timeout as if the brokers were down.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer as _;
+use rdkafka::error::KafkaResult;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::Connection;
+use super::{Connection, Consumer};
 use crate::error::{Context, Error, Result};
 
 /// The first and end offsets (low and high watermarks) of each partition.
 pub type PartitionEnds = HashMap<(String, i32), (i64, i64)>;
 
+/// How long one attempt of a query may take before the refusal watch is looked at again.
+const ATTEMPT: Duration = Duration::from_secs(2);
+
+/// Runs `query` in attempts of at most [`ATTEMPT`] until it succeeds or `timeout` has passed;
+/// a refusal seen meanwhile ends it at once as the user's error.
+pub fn patiently<T>(
+    consumer: &Consumer,
+    brokers: &str,
+    timeout: Duration,
+    mut query: impl FnMut(Duration) -> KafkaResult<T>,
+) -> Result<KafkaResult<T>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let started = Instant::now();
+        let left = deadline.saturating_duration_since(started);
+        let outcome = query(left.min(ATTEMPT).max(Duration::from_millis(1)));
+        if let Some(refusal) = consumer.context().refusal() {
+            return Err(refusal.to_error(brokers));
+        }
+        match outcome {
+            Ok(v) => return Ok(Ok(v)),
+            Err(e) if Instant::now() >= deadline => return Ok(Err(e)),
+            Err(_) => {
+                // An attempt that failed at once (no broker yet): do not spin.
+                if started.elapsed() < Duration::from_millis(100) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+}
+
 /// The (low, high) watermarks of one partition.
-pub fn watermarks(consumer: &BaseConsumer, topic: &str, partition: i32, timeout: Duration) -> Result<(i64, i64)> {
-    consumer.fetch_watermarks(topic, partition, timeout).env_err(|| format!("cannot read the offsets of {topic}/{partition}"))
+pub fn watermarks(consumer: &Consumer, brokers: &str, topic: &str, partition: i32, timeout: Duration) -> Result<(i64, i64)> {
+    patiently(consumer, brokers, timeout, |t| consumer.fetch_watermarks(topic, partition, t))?
+        .env_err(|| format!("cannot read the offsets of {topic}/{partition} from {brokers}"))
 }
 
 /// The watermarks of every partition of `topics`. A topic Kafka does not know is the user's
 /// to fix (exit 1); brokers that do not answer, the environment's (exit 3).
-pub fn end_offsets(consumer: &BaseConsumer, brokers: &str, topics: &[String], timeout: Duration) -> Result<PartitionEnds> {
+pub fn end_offsets(consumer: &Consumer, brokers: &str, topics: &[String], timeout: Duration) -> Result<PartitionEnds> {
     let mut out = HashMap::new();
     for topic in topics {
-        let metadata = consumer
-            .fetch_metadata(Some(topic), timeout)
+        let metadata = patiently(consumer, brokers, timeout, |t| consumer.fetch_metadata(Some(topic), t))?
             .env_err(|| format!("cannot read the partitions of topic {topic} from {brokers}"))?;
         let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else { continue };
         if let Some(e) = t.error() {
@@ -36,15 +73,17 @@ pub fn end_offsets(consumer: &BaseConsumer, brokers: &str, topics: &[String], ti
             .with_hint("check the topic name (--topic, VBDA_TOPIC) and that it exists"));
         }
         for p in t.partitions() {
-            out.insert((topic.clone(), p.id()), watermarks(consumer, topic, p.id(), timeout)?);
+            out.insert((topic.clone(), p.id()), watermarks(consumer, brokers, topic, p.id(), timeout)?);
         }
     }
     Ok(out)
 }
 
 /// The offsets `group` committed to Kafka for `partitions` (None where it committed nothing).
+/// `consumer` must be a member of `group` (librdkafka asks for its own group's offsets).
 pub fn committed_offsets(
-    consumer: &BaseConsumer,
+    consumer: &Consumer,
+    brokers: &str,
     group: &str,
     partitions: impl IntoIterator<Item = (String, i32)>,
     timeout: Duration,
@@ -54,8 +93,8 @@ pub fn committed_offsets(
     for (topic, partition) in &partitions {
         wanted.add_partition(topic, *partition);
     }
-    let committed =
-        consumer.committed_offsets(wanted, timeout).env_err(|| format!("cannot read the committed offsets of group `{group}`"))?;
+    let committed = patiently(consumer, brokers, timeout, |t| consumer.committed_offsets(wanted.clone(), t))?
+        .env_err(|| format!("cannot read the committed offsets of group `{group}` from {brokers}"))?;
     Ok(partitions
         .into_iter()
         .map(|(topic, partition)| {
@@ -71,12 +110,12 @@ pub fn committed_offsets(
 /// Per `topic/partition`: the end offset minus the group's committed offset (or minus the
 /// partition's first offset where the group has committed nothing yet).
 pub fn consumer_lag(connection: &Connection, topics: &[String], group: &str, timeout: Duration) -> Result<BTreeMap<String, i64>> {
-    let consumer: BaseConsumer = connection
-        .client_config(&[("group.id", group), ("enable.auto.commit", "false")])
-        .create()
-        .data_err(|| format!("cannot create a Kafka client for {} (check the -X / VBDA_KAFKA_* settings)", connection.brokers))?;
-    let ends = end_offsets(&consumer, &connection.brokers, topics, timeout)?;
-    let committed = committed_offsets(&consumer, group, ends.keys().cloned(), timeout)?;
+    // A client with the group's id that never subscribes: it reads the group's offsets
+    // without joining it (no rebalance of the running workers).
+    let consumer: Consumer = connection.create(&connection.client_config(&[("group.id", group), ("enable.auto.commit", "false")]))?;
+    let brokers = &connection.brokers;
+    let ends = end_offsets(&consumer, brokers, topics, timeout)?;
+    let committed = committed_offsets(&consumer, brokers, group, ends.keys().cloned(), timeout)?;
     Ok(ends
         .iter()
         .map(|((topic, partition), (low, high))| {

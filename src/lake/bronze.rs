@@ -37,14 +37,22 @@ pub fn ingest_app_id(uri: &str) -> String {
 }
 
 /// The application id under which a partition's next offset is recorded.
-pub fn stream_app_id(topic: &str, partition: i32) -> String {
-    format!("{STREAM_APP_PREFIX}{topic}:{partition}")
+pub fn stream_app_id(topic: &str, topic_id: Option<&str>, partition: i32) -> String {
+    match topic_id {
+        Some(id) => format!("{STREAM_APP_PREFIX}{topic}#{id}:{partition}"),
+        None => format!("{STREAM_APP_PREFIX}{topic}:{partition}"),
+    }
 }
 
-/// `vbda.stream:<topic>:<partition>` -> (topic, partition); None for other application ids.
-pub fn parse_stream_app_id(app_id: &str) -> Option<(&str, i32)> {
+/// `vbda.stream:<topic>[#<topic id>]:<partition>` -> (topic, topic id, partition); None for
+/// other application ids. (`#` cannot occur in a Kafka topic name.)
+pub fn parse_stream_app_id(app_id: &str) -> Option<(&str, Option<&str>, i32)> {
     let (topic, partition) = app_id.strip_prefix(STREAM_APP_PREFIX)?.rsplit_once(':')?;
-    Some((topic, partition.parse().ok()?))
+    let partition = partition.parse().ok()?;
+    Some(match topic.split_once('#') {
+        Some((topic, id)) => (topic, Some(id), partition),
+        None => (topic, None, partition),
+    })
 }
 
 /// Days since 1970-01-01: Arrow's and Delta's `date` representation.
@@ -132,6 +140,11 @@ pub fn read_event_time(value: &serde_json::Value, text_numbers: bool) -> Result<
     }
     event_time(value)
 }
+
+/// The Kafka timestamps bronze keeps (years 1 to 9999, what every Delta reader can show);
+/// a producer may set any 64-bit value (brokers accept it with `log.message.timestamp.*`
+/// unbounded): beyond this range `kafka_timestamp` is null, and the message is kept whole.
+pub const KAFKA_TIMESTAMP_RANGE_MS: std::ops::RangeInclusive<i64> = -62_135_596_800_000..=253_402_300_799_999;
 
 /// DESIGN §2: `event_ts` is an RFC 3339 string with an offset, or integer epoch milliseconds.
 pub fn event_time(value: &serde_json::Value) -> Result<DateTime<Utc>, String> {
@@ -273,7 +286,7 @@ impl BronzeRows {
                 self.kafka_topic.append_value(topic);
                 self.kafka_partition.append_value(partition);
                 self.kafka_offset.append_value(offset);
-                self.kafka_timestamp.append_option(timestamp_ms.and_then(|ms| ms.checked_mul(1000)));
+                self.kafka_timestamp.append_option(timestamp_ms.filter(|ms| KAFKA_TIMESTAMP_RANGE_MS.contains(ms)).map(|ms| ms * 1000));
                 self.kafka_key.append_option(key);
             }
         }
@@ -338,8 +351,10 @@ mod tests {
 
     #[test]
     fn app_ids_round_trip() {
-        assert_eq!(stream_app_id("a:b", 3), "vbda.stream:a:b:3");
-        assert_eq!(parse_stream_app_id("vbda.stream:a:b:3"), Some(("a:b", 3)));
+        assert_eq!(stream_app_id("a.b", None, 3), "vbda.stream:a.b:3");
+        assert_eq!(parse_stream_app_id("vbda.stream:a.b:3"), Some(("a.b", None, 3)));
+        assert_eq!(stream_app_id("t", Some("7dXRulilShKxLSYksjRK2g"), 0), "vbda.stream:t#7dXRulilShKxLSYksjRK2g:0");
+        assert_eq!(parse_stream_app_id("vbda.stream:t#7dXRulilShKxLSYksjRK2g:0"), Some(("t", Some("7dXRulilShKxLSYksjRK2g"), 0)));
         assert_eq!(parse_stream_app_id(&ingest_app_id("file:///x")), None);
     }
 
@@ -356,5 +371,15 @@ mod tests {
         let batch = rows.finish(spec).unwrap();
         assert_eq!(batch.num_rows(), 2);
         assert_eq!(batch.num_columns(), 17);
+        let ts = batch.column_by_name("kafka_timestamp").unwrap();
+        assert!(ts.is_null(1), "a timestamp beyond year 9999 is not kept");
+    }
+
+    #[test]
+    fn kafka_timestamp_range_is_years_1_to_9999() {
+        let first = DateTime::from_timestamp_millis(*KAFKA_TIMESTAMP_RANGE_MS.start()).unwrap();
+        let last = DateTime::from_timestamp_millis(*KAFKA_TIMESTAMP_RANGE_MS.end()).unwrap();
+        assert_eq!(first.to_rfc3339(), "0001-01-01T00:00:00+00:00");
+        assert_eq!(last.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), "9999-12-31T23:59:59.999Z");
     }
 }

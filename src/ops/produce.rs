@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use serde::Serialize;
 
 use crate::error::{Context, Error, Result};
@@ -89,11 +89,7 @@ pub fn session_key(line: &[u8]) -> Option<String> {
 pub async fn produce(s: &ProduceSettings) -> Result<ProduceReport> {
     let started = Instant::now();
     let files = files_of(&s.inputs)?;
-    let producer: FutureProducer = s
-        .connection
-        .client_config(&[("enable.idempotence", "true"), ("linger.ms", "20")])
-        .create()
-        .env_err(|| format!("cannot create a Kafka producer for {}", s.connection.brokers))?;
+    let (producer, watch) = s.connection.producer()?;
     let mut report = ProduceReport {
         topic: s.topic.clone(),
         files: files.len() as u64,
@@ -164,7 +160,7 @@ pub async fn produce(s: &ProduceSettings) -> Result<ProduceReport> {
                         if in_flight.is_empty() {
                             tokio::time::sleep(Duration::from_millis(5)).await;
                         } else {
-                            settle(&mut in_flight, &mut report).await;
+                            settle(&mut in_flight, &mut report, &watch, &s.connection.brokers).await?;
                         }
                     }
                     Err((e, _)) => {
@@ -176,31 +172,45 @@ pub async fn produce(s: &ProduceSettings) -> Result<ProduceReport> {
             }
             // Keep the number of unacknowledged sends bounded.
             while in_flight.len() >= 10_000 {
-                settle(&mut in_flight, &mut report).await;
+                settle(&mut in_flight, &mut report, &watch, &s.connection.brokers).await?;
             }
         }
         progress.inc(1);
     }
     while !in_flight.is_empty() {
-        settle(&mut in_flight, &mut report).await;
+        settle(&mut in_flight, &mut report, &watch, &s.connection.brokers).await?;
     }
     progress.finish();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
-async fn settle<F>(in_flight: &mut futures::stream::FuturesUnordered<F>, report: &mut ProduceReport)
+/// Waits for the next delivery report. A cluster that refused the producer (wrong password,
+/// untrusted certificate) ends the run at once: librdkafka would retry until
+/// `message.timeout.ms` (five minutes) and then fail every message.
+async fn settle<F>(
+    in_flight: &mut futures::stream::FuturesUnordered<F>,
+    report: &mut ProduceReport,
+    watch: &crate::kafka::Watch,
+    brokers: &str,
+) -> Result<()>
 where
     F: std::future::Future<Output = std::result::Result<(), String>>,
 {
     use futures::StreamExt;
-    if let Some(outcome) = in_flight.next().await {
-        match outcome {
-            Ok(()) => report.delivered += 1,
-            Err(e) => {
+    loop {
+        if let Some(refusal) = watch.refusal() {
+            return Err(refusal.to_error(brokers));
+        }
+        match tokio::time::timeout(Duration::from_millis(250), in_flight.next()).await {
+            Err(_) => continue,
+            Ok(None) => return Ok(()),
+            Ok(Some(Ok(()))) => report.delivered += 1,
+            Ok(Some(Err(e))) => {
                 report.failed += 1;
                 report.error.get_or_insert(e);
             }
         }
+        return Ok(());
     }
 }

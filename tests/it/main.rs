@@ -9,6 +9,7 @@ mod catalog;
 mod cli;
 mod gold;
 mod ingest;
+mod kafka_broker;
 mod kafka_e2e;
 mod maintain;
 mod produce;

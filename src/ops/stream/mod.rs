@@ -12,6 +12,12 @@
 //!   transaction check and is trimmed and retried, so two workers in one group (during a
 //!   rebalance) never write a message twice.
 //!
+//! - offsets are recorded under the topic's Kafka id (`vbda.stream:<topic>#<id>:<partition>`),
+//!   so a topic deleted and created again under the same name, whose offsets start at 0 again,
+//!   is read from its start rather than skipped up to the old topic's offsets. Offsets that a
+//!   vbda without topic ids recorded by name alone are taken as the current topic's, unless
+//!   bronze already holds offsets of the topic under an id (then it was recreated since).
+//!
 //! A crash at any moment therefore loses nothing (uncommitted messages are read again) and
 //! duplicates nothing (committed ones are skipped).
 //!
@@ -29,23 +35,17 @@
 //! progress (lag gauges), decide whether `--until-caught-up` is done, commit a due batch
 //! (trimmed against bronze), or poll Kafka for more.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::Utc;
-use deltalake::arrow::record_batch::RecordBatch;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::info;
 
-use crate::catalog::{Catalog, TableSpec};
-use crate::error::{Context, Error, Result};
-use crate::lake::bronze::{BronzeRows, Origin, Record, TABLE as BRONZE};
-use crate::lake::{self, CommitInfo, Lakehouse};
+use crate::catalog::Catalog;
+use crate::error::Result;
+use crate::lake::{self, Lakehouse};
 use crate::ops::stream_metrics::Metrics;
 
 mod worker;
@@ -62,6 +62,10 @@ const KAFKA_ERROR_LIMIT: Duration = Duration::from_secs(300);
 
 /// How often the lag gauges are refreshed while nothing is committed.
 const LAG_REFRESH: Duration = Duration::from_secs(5);
+
+/// librdkafka's default `session.timeout.ms`: how long a member that died without leaving
+/// keeps its partitions.
+const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(45);
 
 /// The consumer group `vbda stream` joins unless told otherwise.
 pub const DEFAULT_GROUP: &str = "vbda-stream";
@@ -84,6 +88,19 @@ pub struct StreamSettings {
     pub metrics_addr: Option<String>,
     #[serde(skip)]
     pub args: Vec<String>,
+}
+
+impl StreamSettings {
+    /// The group's `session.timeout.ms` (`-X`), or librdkafka's default.
+    pub fn session_timeout(&self) -> Duration {
+        self.connection
+            .config
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "session.timeout.ms")
+            .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+            .map_or(DEFAULT_SESSION_TIMEOUT, Duration::from_millis)
+    }
 }
 
 impl Default for StreamSettings {
@@ -149,9 +166,10 @@ impl Shutdown {
     }
 }
 
-/// The application id under which a partition's next offset is recorded in bronze.
-pub fn app_id(topic: &str, partition: i32) -> String {
-    lake::bronze::stream_app_id(topic, partition)
+/// The application id under which a partition's next offset is recorded in bronze: by topic
+/// id where Kafka has one (a recreated topic is a new one), else by name.
+pub fn app_id(topic: &str, topic_id: Option<&str>, partition: i32) -> String {
+    lake::bronze::stream_app_id(topic, topic_id, partition)
 }
 
 /// Run a worker until it is caught up (with `until_caught_up`), stopped by `shutdown`, or

@@ -1,7 +1,26 @@
 //! The stream worker's loop and its steps (see the parent module for the guarantees).
 
-#![allow(unused_imports)]
-use super::*;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use deltalake::arrow::record_batch::RecordBatch;
+use rdkafka::consumer::{CommitMode, Consumer as _};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use tracing::{debug, info, warn};
+
+use super::{
+    CLOSE_WAIT, KAFKA_ERROR_LIMIT, LAG_REFRESH, PEER_REFRESH, Shutdown, StreamReport, StreamSettings, app_id,
+};
+use crate::catalog::{Catalog, TableSpec};
+use crate::error::{Context, Error, Result};
+use crate::kafka::Consumer;
+use crate::kafka::problems::RefusalKind;
+use crate::lake::bronze::{BronzeRows, Origin, Record, TABLE as BRONZE};
+use crate::lake::{self, CommitInfo, Lakehouse};
+use crate::ops::stream_metrics::Metrics;
 
 /// A message's place and content, until its batch is committed.
 struct Pending {
@@ -52,7 +71,7 @@ pub(super) struct Worker<'a> {
     s: &'a StreamSettings,
     started: Instant,
     bronze: lake::Table,
-    consumer: Option<Arc<BaseConsumer>>,
+    consumer: Option<Arc<Consumer>>,
     pub(super) metrics: Arc<Metrics>,
     report: StreamReport,
     batch: Batch,
@@ -65,18 +84,17 @@ pub(super) struct Worker<'a> {
     last_lag: Instant,
     /// Set once the loop decided to stop (caught up, or asked to): the batch is committed first.
     stop: Option<String>,
+    /// Kafka's id of each topic (where the cluster has ids): offsets are recorded under it.
+    topic_ids: HashMap<String, String>,
+    /// Per topic: whether offsets recorded by name alone (by a vbda before topic ids) count.
+    by_name: HashMap<String, bool>,
 }
 
 impl<'a> Worker<'a> {
     pub(super) async fn start(lake: &Lakehouse, catalog: &Catalog, s: &'a StreamSettings, metrics: Arc<Metrics>) -> Result<Worker<'a>> {
         let spec = catalog.table(BRONZE)?;
         let bronze = lake::Table::open_or_create(lake, spec).await?;
-        let consumer: Arc<BaseConsumer> = Arc::new(
-            s.connection
-                .consumer_config(&s.group)
-                .create()
-                .env_err(|| format!("cannot create a Kafka consumer for {}", s.connection.brokers))?,
-        );
+        let consumer = Arc::new(s.connection.consumer(&s.group)?);
         let topics: Vec<&str> = s.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).env_err(|| format!("cannot subscribe to {}", s.topics.join(", ")))?;
         let catch_up = if s.until_caught_up {
@@ -85,7 +103,7 @@ impl<'a> Worker<'a> {
         } else {
             None
         };
-        Ok(Worker {
+        let mut worker = Worker {
             s,
             started: Instant::now(),
             bronze,
@@ -99,16 +117,56 @@ impl<'a> Worker<'a> {
             trouble: KafkaTrouble::default(),
             last_lag: Instant::now(),
             stop: None,
-        })
+            topic_ids: HashMap::new(),
+            by_name: HashMap::new(),
+        };
+        worker.refresh_topic_ids();
+        Ok(worker)
     }
 
-    fn consumer(&self) -> Result<&Arc<BaseConsumer>> {
+    /// Reads the topics' ids from Kafka (at start and at each assignment change: a topic
+    /// recreated while the worker runs is revoked and assigned again).
+    fn refresh_topic_ids(&mut self) {
+        let Some(consumer) = self.consumer.clone() else { return };
+        let ids = tokio::task::block_in_place(|| crate::kafka::topic_ids(&consumer, &self.s.topics, Duration::from_secs(10)));
+        // An answer that lost a topic (a timeout) keeps what was known.
+        for (topic, id) in ids {
+            if self.topic_ids.get(&topic) != Some(&id) {
+                debug!(%topic, %id, "Kafka topic id.");
+                self.topic_ids.insert(topic, id);
+            }
+        }
+        self.by_name = self
+            .s
+            .topics
+            .iter()
+            .map(|topic| {
+                let under_an_id = self
+                    .bronze
+                    .recorded()
+                    .versions
+                    .keys()
+                    .any(|app| matches!(lake::bronze::parse_stream_app_id(app), Some((t, Some(_), _)) if t == topic));
+                (topic.clone(), !self.topic_ids.contains_key(topic) || !under_an_id)
+            })
+            .collect();
+    }
+
+    /// The application id of a partition's offset in bronze.
+    fn app_id(&self, tp: &TopicPartition) -> String {
+        app_id(&tp.0, self.topic_ids.get(&tp.0).map(String::as_str), tp.1)
+    }
+
+    fn consumer(&self) -> Result<&Arc<Consumer>> {
         self.consumer.as_ref().ok_or_else(|| Error::environment("the Kafka consumer is closed"))
     }
 
     /// The next offset bronze holds for a partition.
     fn in_bronze(&self, tp: &TopicPartition) -> Option<i64> {
-        self.bronze.recorded_version(&app_id(&tp.0, tp.1))
+        self.bronze.recorded_version(&self.app_id(tp)).or_else(|| {
+            let by_name = self.topic_ids.contains_key(&tp.0) && self.by_name.get(&tp.0).copied().unwrap_or(false);
+            by_name.then(|| self.bronze.recorded_version(&app_id(&tp.0, None, tp.1))).flatten()
+        })
     }
 
     /// The loop: each turn does the first step that applies.
@@ -144,6 +202,7 @@ impl<'a> Worker<'a> {
         let now_assigned = current_assignment(self.consumer()?);
         if now_assigned != self.assigned {
             self.bronze.reload().await?;
+            self.refresh_topic_ids();
             for tp in &now_assigned {
                 if !self.assigned.contains(tp) {
                     self.aligned.insert(tp.clone(), false);
@@ -151,6 +210,10 @@ impl<'a> Worker<'a> {
             }
             info!(partitions = ?now_assigned, "Partitions assigned.");
             self.assigned = now_assigned;
+            // A rebalance is progress of a kind: the stall clock starts again.
+            if let Some(catch_up) = self.catch_up.as_mut() {
+                catch_up.progress.1 = Instant::now();
+            }
         }
         Ok(())
     }
@@ -198,7 +261,10 @@ impl<'a> Worker<'a> {
         let catch_up = self.catch_up.as_ref().expect("catch_up checked above");
         let moved: i64 =
             catch_up.targets.keys().map(|tp| self.in_bronze(tp).unwrap_or(0)).sum::<i64>() + positions.values().sum::<i64>();
-        let stalled = catch_up.progress.1.elapsed() > self.s.stall_timeout;
+        // A worker that holds no partitions waits for the group: a member that died without
+        // leaving keeps its partitions for a session timeout, which must not count as a stall.
+        let grace = if self.assigned.is_empty() { self.s.session_timeout() } else { Duration::ZERO };
+        let stalled = catch_up.progress.1.elapsed() > self.s.stall_timeout + grace;
         let catch_up = self.catch_up.as_mut().expect("catch_up checked above");
         if moved != catch_up.progress.0 {
             catch_up.progress = (moved, Instant::now());
@@ -300,6 +366,14 @@ impl<'a> Worker<'a> {
             }
             Ok(None)
         })?;
+        if let Some(refusal) = consumer.context().take_refusal() {
+            // Told once and for all: retrying a wrong password only hides it. A TLS failure
+            // after messages flowed is more likely a broker restarting: retried below.
+            if refusal.kind != RefusalKind::Tls || self.report.messages == 0 {
+                return Err(refusal.to_error(&self.s.connection.brokers));
+            }
+            warn!(error = %refusal.message, "TLS handshake failed after messages had flowed; retrying.");
+        }
         match polled {
             // Only messages prove that Kafka is back: an empty poll is not a success.
             None if taken > 0 => self.trouble.since = None,
@@ -328,7 +402,7 @@ impl<'a> Worker<'a> {
 
     /// One message into the batch, unless bronze holds it already; a partition whose first
     /// message is past bronze's offset is sought back to it.
-    fn take(&mut self, consumer: &BaseConsumer, m: &BorrowedMessage<'_>) -> Result<()> {
+    fn take(&mut self, consumer: &Consumer, m: &BorrowedMessage<'_>) -> Result<()> {
         self.report.messages += 1;
         self.metrics.add_messages(1);
         let tp = (m.topic().to_string(), m.partition());
@@ -389,7 +463,7 @@ impl<'a> Worker<'a> {
             let rows = batch.rows.len() as u64;
             let mut info = CommitInfo::new("stream").with_args(self.s.args.iter().cloned());
             for (topic, partition, next) in &advancing {
-                info = info.with_transaction(app_id(topic, *partition), *next);
+                info = info.with_transaction(self.app_id(&(topic.clone(), *partition)), *next);
             }
             let info = info.with_count("rows", rows).with_count("tombstones", batch.tombstones).with_detail(
                 "offsets",
@@ -438,8 +512,8 @@ impl<'a> Worker<'a> {
     async fn update_lag(&self, partitions: &[TopicPartition]) {
         let Ok(consumer) = self.consumer() else { return };
         for tp in partitions {
-            let (c, t, p) = (consumer.clone(), tp.0.clone(), tp.1);
-            let ends = tokio::task::spawn_blocking(move || crate::kafka::watermarks(&c, &t, p, Duration::from_secs(2))).await;
+            let (c, b, t, p) = (consumer.clone(), self.s.connection.brokers.clone(), tp.0.clone(), tp.1);
+            let ends = tokio::task::spawn_blocking(move || crate::kafka::watermarks(&c, &b, &t, p, Duration::from_secs(2))).await;
             if let Ok(Ok((_, high))) = ends {
                 self.metrics.set_lag(&tp.0, tp.1, high - self.in_bronze(tp).unwrap_or(0));
             }
@@ -451,9 +525,22 @@ impl<'a> Worker<'a> {
     /// are down: close on another thread and wait at most CLOSE_WAIT (bronze is committed).
     pub(super) fn leave_group(&mut self) {
         let Some(consumer) = self.consumer.take() else { return };
-        consumer.unsubscribe();
+        // Kafka's committed offsets end where bronze's do, so lag tools read 0 for what this
+        // worker finished (the commits after each batch are asynchronous and may be in flight).
+        let mut held = TopicPartitionList::new();
+        for tp in &self.assigned {
+            if let Some(next) = self.in_bronze(tp) {
+                let _ = held.add_partition_offset(&tp.0, tp.1, Offset::Offset(next));
+            }
+        }
         let (closed, wait) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            if held.count() > 0 {
+                if let Err(e) = consumer.commit(&held, CommitMode::Sync) {
+                    warn!(error = %e, "Could not commit offsets to Kafka on exit (bronze has them; only lag tools are behind).");
+                }
+            }
+            consumer.unsubscribe();
             drop(consumer);
             let _ = closed.send(());
         });
@@ -468,11 +555,20 @@ impl<'a> Worker<'a> {
     /// The report: bronze's version and the offsets it holds for these topics.
     pub(super) fn finish(mut self) -> StreamReport {
         self.report.bronze_version = self.bronze.version();
-        for (app, v) in &self.bronze.recorded().versions {
-            if let Some((topic, partition)) = lake::bronze::parse_stream_app_id(app) {
-                if self.s.topics.iter().any(|t| t == topic) {
-                    self.report.offsets.insert(format!("{topic}/{partition}"), *v);
-                }
+        let mut partitions: Vec<TopicPartition> = self
+            .bronze
+            .recorded()
+            .versions
+            .keys()
+            .filter_map(|app| lake::bronze::parse_stream_app_id(app))
+            .filter(|(topic, _, _)| self.s.topics.iter().any(|t| t == topic))
+            .map(|(topic, _, partition)| (topic.to_string(), partition))
+            .collect();
+        partitions.sort();
+        partitions.dedup();
+        for tp in partitions {
+            if let Some(next) = self.in_bronze(&tp) {
+                self.report.offsets.insert(format!("{}/{}", tp.0, tp.1), next);
             }
         }
         self.report.seconds = self.started.elapsed().as_secs_f64();
@@ -496,7 +592,7 @@ fn trim(batch: &mut Batch, done: impl Fn(&TopicPartition) -> i64) -> Vec<(String
     advancing
 }
 
-fn current_assignment(consumer: &BaseConsumer) -> Vec<TopicPartition> {
+fn current_assignment(consumer: &Consumer) -> Vec<TopicPartition> {
     let mut out: Vec<TopicPartition> = consumer
         .assignment()
         .map(|tpl| tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect())
@@ -506,7 +602,7 @@ fn current_assignment(consumer: &BaseConsumer) -> Vec<TopicPartition> {
 }
 
 /// The end offset (high watermark) of every partition of the topics, for `--until-caught-up`.
-async fn end_offsets(consumer: &Arc<BaseConsumer>, topics: &[String], brokers: &str) -> Result<HashMap<TopicPartition, i64>> {
+async fn end_offsets(consumer: &Arc<Consumer>, topics: &[String], brokers: &str) -> Result<HashMap<TopicPartition, i64>> {
     let (c, topics, brokers) = (consumer.clone(), topics.to_vec(), brokers.to_string());
     let ends = tokio::task::spawn_blocking(move || crate::kafka::end_offsets(&c, &brokers, &topics, Duration::from_secs(30)))
         .await
