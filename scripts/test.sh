@@ -22,8 +22,8 @@ source scripts/env.sh
 
 # A real Apache Kafka 4.1 broker for the stream's end-to-end tests: its jars and their runtime
 # dependencies from Maven Central (about 45 MB, seconds), kept between runs; Java 17 runs it.
-export VBDA_KAFKA_HOME
-VBDA_KAFKA_HOME="$(bash scripts/kafka/fetch.sh)"
+export VBDA_TEST_KAFKA_JARS
+VBDA_TEST_KAFKA_JARS="$(bash scripts/kafka/fetch.sh)"
 
 # A pinned Python package in its own virtual environment kept between runs: VENV MODULE VERSION SPEC.
 venv_with() {

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Fetches Apache Kafka's broker (org.apache.kafka:kafka_2.13) with its runtime dependencies from Maven
-# Central into $VBDA_KAFKA_HOME/libs, once. The tests run it as a one-node KRaft cluster from there.
+# Central into $VBDA_TEST_KAFKA_JARS/libs, once. The tests run it as a one-node KRaft cluster from there.
 # Usage: scripts/kafka/fetch.sh   (prints the folder)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-home="${VBDA_KAFKA_HOME:-$HOME/.cache/vbda-kafka-4.1.1}"
+home="${VBDA_TEST_KAFKA_JARS:-$HOME/.cache/vbda-kafka-4.1.1}"
 if [ ! -f "$home/libs/.complete" ]; then
   echo "== fetching Apache Kafka 4.1.1 jars into $home/libs" >&2
   rm -rf "$home/libs"

@@ -106,6 +106,11 @@ enum Command {
     /// Append new landing files to bronze.video_events, each file exactly once
     Ingest(ingest::IngestArgs),
     /// Consume Kafka into bronze in micro-batches, exactly once
+    ///
+    /// TLS (OpenSSL), SASL PLAIN and SCRAM-SHA-256/512, and gzip, snappy, lz4 and zstd are
+    /// built in (not GSSAPI, nor OAUTHBEARER's OIDC token fetch). A wrong password, an
+    /// untrusted certificate or the wrong security.protocol exits 1 at once with a hint
+    /// (retrying cannot help).
     Stream(stream::StreamArgs),
     /// Validate, type and deduplicate bronze into silver and quarantine (dates given, or those new bronze commits touched)
     BronzeToSilver(bronze_to_silver::BronzeToSilverArgs),

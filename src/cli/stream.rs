@@ -19,10 +19,7 @@ use crate::settings::resolve;
   vbda stream --brokers localhost:9092 --topic player-events --until-caught-up   # one batch run
   VBDA_KAFKA_SASL_PASSWORD=... vbda stream --brokers kafka:9093 --topic player-events \\
        -X security.protocol=SASL_SSL -X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=vbda \\
-       -X ssl.ca.location=/etc/ssl/kafka-ca.pem --metrics-addr 0.0.0.0:9464
-
-TLS (OpenSSL), SASL PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER, and gzip, snappy, lz4 and zstd
-are built in. A wrong password or an untrusted certificate exits 1 at once (retrying cannot help).")]
+       -X ssl.ca.location=/etc/ssl/kafka-ca.pem --metrics-addr 0.0.0.0:9464")]
 pub(super) struct StreamArgs {
     #[command(flatten)]
     source: KafkaSourceArgs,

@@ -2,9 +2,11 @@
 //! `--brokers`, `-X KEY=VALUE` and `VBDA_KAFKA_*` (the [`Connection`]), and the offset
 //! queries (end offsets, a group's committed offsets, lag) that more than one command needs.
 //!
-//! librdkafka is built with TLS (the system's OpenSSL), SASL PLAIN, SCRAM-SHA-256/512 and
-//! OAUTHBEARER (its built-in mechanisms), and gzip, snappy, lz4 and zstd; GSSAPI (Kerberos) is
-//! left out: it needs Cyrus SASL and a KDC to test against, and no managed Kafka requires it.
+//! librdkafka is built with TLS (the system's OpenSSL), SASL PLAIN and SCRAM-SHA-256/512, and
+//! gzip, snappy, lz4 and zstd. Left out: GSSAPI (Kerberos; it needs Cyrus SASL and a KDC to
+//! test against) and OAUTHBEARER's OIDC token fetch (it needs libcurl); OAUTHBEARER itself is
+//! there only in librdkafka's unsecured-JWT development mode. Managed Kafkas offer SCRAM or
+//! PLAIN over TLS.
 //!
 //! What can go wrong: librdkafka checks settings only at client creation (a bad `-X` is the
 //! user's to fix, exit 1, told without the value when the setting is a secret); a cluster that
@@ -62,6 +64,10 @@ impl Connection {
     /// settings (which may override them).
     pub fn client_config(&self, defaults: &[(&str, &str)]) -> ClientConfig {
         let mut config = ClientConfig::new();
+        // librdkafka's connection failures are logged at info; rust-rdkafka would otherwise
+        // take the level from the `log` crate's (warn by default) and the Watch would not see
+        // them. Watch passes them on to tracing, whose filter decides what is shown.
+        config.set_log_level(rdkafka::config::RDKafkaLogLevel::Info);
         config.set("bootstrap.servers", &self.brokers);
         for (k, v) in defaults {
             config.set(*k, *v);

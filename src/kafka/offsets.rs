@@ -24,29 +24,53 @@ const ATTEMPT: Duration = Duration::from_secs(2);
 
 /// Runs `query` in attempts of at most [`ATTEMPT`] until it succeeds or `timeout` has passed;
 /// a refusal seen meanwhile ends it at once as the user's error.
+///
+/// rust-rdkafka hands librdkafka's log lines to the client's main queue, which only a poll
+/// reads, so `consumer` is polled between attempts: it must be a client that subscribes to
+/// nothing ([`Connection::metadata_client`]), or messages would be taken from under its user.
 pub fn patiently<T>(
     consumer: &Consumer,
     brokers: &str,
     timeout: Duration,
     mut query: impl FnMut(Duration) -> KafkaResult<T>,
 ) -> Result<KafkaResult<T>> {
-    let deadline = Instant::now() + timeout;
+    let first = Instant::now();
+    let deadline = first + timeout;
     loop {
         let started = Instant::now();
         let left = deadline.saturating_duration_since(started);
         let outcome = query(left.min(ATTEMPT).max(Duration::from_millis(1)));
+        drain(consumer);
         if let Some(refusal) = consumer.context().refusal() {
             return Err(refusal.to_error(brokers));
         }
         match outcome {
             Ok(v) => return Ok(Ok(v)),
-            Err(e) if Instant::now() >= deadline => return Ok(Err(e)),
+            Err(e) if Instant::now() >= deadline => {
+                return match consumer.context().wrong_protocol() {
+                    Some(r) => Err(r.to_error(brokers)),
+                    None => Ok(Err(e)),
+                };
+            }
+            // Nothing but connections closed at hello for a while: the wrong protocol.
+            Err(_) if first.elapsed() >= super::problems::HELLO_PATIENCE && consumer.context().wrong_protocol().is_some() => {
+                return Err(consumer.context().wrong_protocol().expect("checked").to_error(brokers));
+            }
             Err(_) => {
                 // An attempt that failed at once (no broker yet): do not spin.
                 if started.elapsed() < Duration::from_millis(100) {
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }
+        }
+    }
+}
+
+/// Delivers what waits on the client's queue (log lines, errors) to its [`super::Watch`].
+fn drain(consumer: &Consumer) {
+    for _ in 0..10_000 {
+        if consumer.poll(Duration::ZERO).is_none() {
+            break;
         }
     }
 }

@@ -11,6 +11,7 @@
 //! and TLS handshake failures from its broker threads before any error reaches a queue). Log
 //! lines never carry secret values; they are still passed through the redaction of URLs.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rdkafka::client::ClientContext;
@@ -46,7 +47,7 @@ impl Refusal {
         let (what, hint) = match self.kind {
             RefusalKind::Authentication => (
                 "refused the SASL authentication",
-                "check sasl.mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER), sasl.username and the password \
+                "check sasl.mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), sasl.username and the password \
                  (VBDA_KAFKA_SASL_PASSWORD or -X sasl.password=...)",
             ),
             RefusalKind::Tls => (
@@ -98,7 +99,13 @@ pub fn refusal(code: Option<RDKafkaErrorCode>, text: &str) -> Option<Refusal> {
 #[derive(Debug, Clone, Default)]
 pub struct Watch {
     seen: Arc<Mutex<Option<Refusal>>>,
+    /// Connections the broker closed during the client's first request (ApiVersion).
+    closed_at_hello: Arc<AtomicU32>,
 }
+
+/// How long a client may see nothing but connections closed during their first request
+/// before that counts as the wrong security protocol (see [`Watch::closed_at_hello`]).
+pub const HELLO_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl Watch {
     /// The first refusal seen, if any.
@@ -111,7 +118,26 @@ impl Watch {
         self.seen.lock().ok().and_then(|mut s| s.take())
     }
 
+    /// Connections the broker closed during their first request (ApiVersion). Plaintext sent
+    /// to a TLS listener looks like this (the TLS side drops it without a word), but so can a
+    /// broker going down, so it is only a suspicion: callers that got nowhere for
+    /// [`HELLO_PATIENCE`] turn it into [`Watch::wrong_protocol`].
+    pub fn closed_at_hello(&self) -> u32 {
+        self.closed_at_hello.load(Ordering::Relaxed)
+    }
+
+    /// The refusal a client that got nowhere reports when its connections were closed at hello.
+    pub fn wrong_protocol(&self) -> Option<Refusal> {
+        (self.closed_at_hello() > 0).then(|| Refusal {
+            kind: RefusalKind::Protocol,
+            message: "the broker closed the connections during their first request (ApiVersion) and answered nothing".into(),
+        })
+    }
+
     fn note(&self, code: Option<RDKafkaErrorCode>, text: &str) {
+        if text.contains("Disconnected") && text.contains("in state APIVERSION_QUERY") {
+            self.closed_at_hello.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some(r) = refusal(code, text) {
             if let Ok(mut seen) = self.seen.lock() {
                 seen.get_or_insert(r);
@@ -122,7 +148,7 @@ impl Watch {
 
 impl ClientContext for Watch {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        if !matches!(level, RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info | RDKafkaLogLevel::Debug) {
+        if !matches!(level, RDKafkaLogLevel::Debug) {
             self.note(None, message);
         }
         match level {
@@ -172,5 +198,18 @@ mod tests {
         );
         assert_eq!(refusal(None, "127.0.0.1:9/bootstrap: Connect to ipv4#127.0.0.1:9 failed: Connection refused"), None);
         assert_eq!(refusal(Some(RDKafkaErrorCode::AllBrokersDown), "1/1 brokers are down"), None);
+    }
+
+    #[test]
+    fn a_broker_that_closes_the_first_request_is_only_a_suspicion() {
+        let watch = Watch::default();
+        watch.note(
+            None,
+            "sasl_plaintext://127.0.0.1:1/bootstrap: Disconnected: connection closed by peer: receive 0 after POLLIN \
+             (after 4ms in state APIVERSION_QUERY)",
+        );
+        assert_eq!(watch.refusal(), None, "not a refusal by itself: a broker going away does the same");
+        assert_eq!(watch.closed_at_hello(), 1);
+        assert_eq!(watch.wrong_protocol().map(|r| r.kind), Some(RefusalKind::Protocol));
     }
 }

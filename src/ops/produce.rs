@@ -160,7 +160,7 @@ pub async fn produce(s: &ProduceSettings) -> Result<ProduceReport> {
                         if in_flight.is_empty() {
                             tokio::time::sleep(Duration::from_millis(5)).await;
                         } else {
-                            settle(&mut in_flight, &mut report, &watch, &s.connection.brokers).await?;
+                            settle(&mut in_flight, &mut report, &watch, &s.connection.brokers, started).await?;
                         }
                     }
                     Err((e, _)) => {
@@ -172,13 +172,13 @@ pub async fn produce(s: &ProduceSettings) -> Result<ProduceReport> {
             }
             // Keep the number of unacknowledged sends bounded.
             while in_flight.len() >= 10_000 {
-                settle(&mut in_flight, &mut report, &watch, &s.connection.brokers).await?;
+                settle(&mut in_flight, &mut report, &watch, &s.connection.brokers, started).await?;
             }
         }
         progress.inc(1);
     }
     while !in_flight.is_empty() {
-        settle(&mut in_flight, &mut report, &watch, &s.connection.brokers).await?;
+        settle(&mut in_flight, &mut report, &watch, &s.connection.brokers, started).await?;
     }
     progress.finish();
     report.seconds = started.elapsed().as_secs_f64();
@@ -193,6 +193,7 @@ async fn settle<F>(
     report: &mut ProduceReport,
     watch: &crate::kafka::Watch,
     brokers: &str,
+    started: Instant,
 ) -> Result<()>
 where
     F: std::future::Future<Output = std::result::Result<(), String>>,
@@ -201,6 +202,11 @@ where
     loop {
         if let Some(refusal) = watch.refusal() {
             return Err(refusal.to_error(brokers));
+        }
+        if report.delivered == 0 && started.elapsed() >= crate::kafka::problems::HELLO_PATIENCE {
+            if let Some(refusal) = watch.wrong_protocol() {
+                return Err(refusal.to_error(brokers));
+            }
         }
         match tokio::time::timeout(Duration::from_millis(250), in_flight.next()).await {
             Err(_) => continue,

@@ -1,6 +1,6 @@
 //! A real Apache Kafka 4.1 broker for the end-to-end tests: one KRaft node (broker and
 //! controller) run from the jars scripts/kafka/fetch.sh puts in `~/.cache` (or
-//! `$VBDA_KAFKA_HOME`), in its own JVM, on free 127.0.0.1 ports, stopped when dropped.
+//! `$VBDA_TEST_KAFKA_JARS`), in its own JVM, on free 127.0.0.1 ports, stopped when dropped.
 //!
 //! Listeners: PLAINTEXT, SASL_PLAINTEXT and SASL_SSL, both SASL ones with the SCRAM-SHA-512
 //! user [`USER`] / [`PASSWORD`] (created by `StorageTool format --add-scram`) and PLAIN. The
@@ -29,7 +29,7 @@ pub struct Kafka {
 }
 
 fn home() -> PathBuf {
-    std::env::var_os("VBDA_KAFKA_HOME")
+    std::env::var_os("VBDA_TEST_KAFKA_JARS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/vbda-kafka-4.1.1"))
 }

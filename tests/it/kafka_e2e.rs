@@ -153,7 +153,10 @@ fn a_wrong_password_an_untrusted_ca_or_the_wrong_protocol_exit_1_at_once_with_a_
             let out = ctx.vbda().args(&base).args(&x).env("VBDA_KAFKA_SASL_PASSWORD", password).output().unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(1), "{base:?} {x:?}: {stderr}");
-            assert!(started.elapsed() < Duration::from_secs(30), "told at once, not after retrying: {:?}", started.elapsed());
+            // The wrong protocol is told after 20 s of nothing but closed connections (a broker
+            // going down looks the same at first); refusals at once.
+            let limit = if wanted == "security.protocol" { 40 } else { 15 };
+            assert!(started.elapsed() < Duration::from_secs(limit), "told at once, not after retrying: {:?}", started.elapsed());
             assert!(stderr.contains(wanted), "{base:?} {x:?}: the hint names {wanted}:\n{stderr}");
             assert!(!stderr.contains(password) && !String::from_utf8_lossy(&out.stdout).contains(password), "{stderr}");
         }
@@ -338,7 +341,18 @@ fn a_recreated_topic_is_read_from_its_start() {
     let mut wanted = expected("old", 0, 300);
     wanted.extend(expected("new", 0, 200));
     wanted.sort();
-    assert_eq!(bronze_event_ids(&ctx), wanted);
+    // (topic, partition, offset) repeats across the two topics, so count event ids: each once.
+    let df = ctx.bronze();
+    let mut ids: Vec<String> = df
+        .column("payload")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|p| serde_json::from_str::<serde_json::Value>(p.unwrap()).unwrap()["event_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, wanted);
     assert!(delta_log_text(&ctx).contains(&format!("events#{new_id}:")), "offsets are recorded under the topic id");
     let out = ctx.run_json(&refs(&args));
     assert_eq!(out["rows_committed"], 0, "a rerun adds nothing: {out}");
@@ -365,5 +379,6 @@ fn absurd_kafka_timestamps_are_stored_without_a_panic() {
     assert_eq!(kept.get(25), Some(1000), "the epoch's first millisecond is kept (in microseconds)");
     assert_eq!(kept.get(35), Some(1_735_725_600_000_000));
     let out = ctx.run_json(&["bronze-to-silver"]);
-    assert!(out.to_string().contains("40") || out["rows_in"] == 40, "silver builds from them: {out}");
+    let accounted = ["silver_rows", "duplicates", "quarantined"].map(|k| out[k].as_u64().unwrap_or_else(|| panic!("{k}: {out}")));
+    assert_eq!(accounted, [40, 0, 0], "silver builds from them (the event time is the payload's): {out}");
 }

@@ -145,14 +145,15 @@ fn sigterm_commits_the_batch_in_flight_and_exits_0() {
     let (_cluster, brokers) = cluster();
     produce(&brokers, 0, 12);
     let ctx = TestContext::new();
-    // A batch that only closes on age after a minute: SIGTERM must commit it.
+    // A batch that only closes on age after a minute: SIGTERM must commit it. (The worker needs a
+    // few seconds to start: the mock cluster does not answer the topic-id query, which waits 3 s.)
     let child = ctx
         .vbda()
         .args(["stream", "--brokers", &brokers, "--topic", TOPIC, "--group", "vbda", "--max-age-ms", "60000", "--output", "json"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(8));
     let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();

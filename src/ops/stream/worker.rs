@@ -72,6 +72,9 @@ pub(super) struct Worker<'a> {
     started: Instant,
     bronze: lake::Table,
     consumer: Option<Arc<Consumer>>,
+    /// A client in no group, for offset and topic queries (polled by them; see
+    /// `kafka::offsets::patiently`).
+    meta: Arc<Consumer>,
     pub(super) metrics: Arc<Metrics>,
     report: StreamReport,
     batch: Batch,
@@ -94,20 +97,22 @@ impl<'a> Worker<'a> {
     pub(super) async fn start(lake: &Lakehouse, catalog: &Catalog, s: &'a StreamSettings, metrics: Arc<Metrics>) -> Result<Worker<'a>> {
         let spec = catalog.table(BRONZE)?;
         let bronze = lake::Table::open_or_create(lake, spec).await?;
-        let consumer = Arc::new(s.connection.consumer(&s.group)?);
-        let topics: Vec<&str> = s.topics.iter().map(String::as_str).collect();
-        consumer.subscribe(&topics).env_err(|| format!("cannot subscribe to {}", s.topics.join(", ")))?;
+        let meta = Arc::new(s.connection.metadata_client()?);
         let catch_up = if s.until_caught_up {
-            let targets = end_offsets(&consumer, &s.topics, &s.connection.brokers).await?;
+            let targets = end_offsets(&meta, &s.topics, &s.connection.brokers).await?;
             Some(CatchUp { targets, last_peer_refresh: Instant::now(), progress: (-1, Instant::now()) })
         } else {
             None
         };
+        let consumer = Arc::new(s.connection.consumer(&s.group)?);
+        let topics: Vec<&str> = s.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics).env_err(|| format!("cannot subscribe to {}", s.topics.join(", ")))?;
         let mut worker = Worker {
             s,
             started: Instant::now(),
             bronze,
             consumer: Some(consumer),
+            meta,
             metrics,
             report: StreamReport::default(),
             batch: Batch::default(),
@@ -120,15 +125,52 @@ impl<'a> Worker<'a> {
             topic_ids: HashMap::new(),
             by_name: HashMap::new(),
         };
-        worker.refresh_topic_ids();
+        worker.learn_topic_ids()?;
         Ok(worker)
+    }
+
+    /// Whether bronze holds offsets of `topic` recorded under a topic id.
+    fn under_an_id(&self, topic: &str) -> bool {
+        self.bronze
+            .recorded()
+            .versions
+            .keys()
+            .any(|app| matches!(lake::bronze::parse_stream_app_id(app), Some((t, Some(_), _)) if t == topic))
+    }
+
+    /// Topics whose id is unknown while bronze holds their offsets under an id.
+    fn unknown_ids(&self) -> Vec<&str> {
+        self.s.topics.iter().filter(|t| !self.topic_ids.contains_key(*t) && self.under_an_id(t)).map(String::as_str).collect()
+    }
+
+    /// Reads the topics' ids at start. A cluster without ids (or one that does not answer the
+    /// query) leaves offsets recorded by name, unless bronze already holds offsets of a topic
+    /// under an id: reading that topic by name would start it again from Kafka's committed
+    /// offset and duplicate rows, so the worker asks again for 30 s and then fails (exit 3).
+    fn learn_topic_ids(&mut self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            self.refresh_topic_ids();
+            let missing = self.unknown_ids();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::environment(format!(
+                    "Kafka at {} did not tell the id of topic {} within 30 s, and bronze records its offsets by topic id",
+                    self.s.connection.brokers,
+                    missing.join(", ")
+                ))
+                .with_hint("nothing was read; rerun once the cluster answers (its controller must be reachable)"));
+            }
+        }
     }
 
     /// Reads the topics' ids from Kafka (at start and at each assignment change: a topic
     /// recreated while the worker runs is revoked and assigned again).
     fn refresh_topic_ids(&mut self) {
-        let Some(consumer) = self.consumer.clone() else { return };
-        let ids = tokio::task::block_in_place(|| crate::kafka::topic_ids(&consumer, &self.s.topics, Duration::from_secs(10)));
+        let meta = self.meta.clone();
+        let ids = tokio::task::block_in_place(|| crate::kafka::topic_ids(&meta, &self.s.topics, Duration::from_secs(3)));
         // An answer that lost a topic (a timeout) keeps what was known.
         for (topic, id) in ids {
             if self.topic_ids.get(&topic) != Some(&id) {
@@ -136,20 +178,30 @@ impl<'a> Worker<'a> {
                 self.topic_ids.insert(topic, id);
             }
         }
-        self.by_name = self
-            .s
-            .topics
-            .iter()
-            .map(|topic| {
-                let under_an_id = self
-                    .bronze
-                    .recorded()
-                    .versions
-                    .keys()
-                    .any(|app| matches!(lake::bronze::parse_stream_app_id(app), Some((t, Some(_), _)) if t == topic));
-                (topic.clone(), !self.topic_ids.contains_key(topic) || !under_an_id)
-            })
-            .collect();
+        self.refresh_by_name();
+    }
+
+    /// Per topic, whether offsets recorded by name alone count: where the topic's id is
+    /// unknown, or bronze holds none of its offsets under an id yet.
+    fn refresh_by_name(&mut self) {
+        self.by_name = self.s.topics.iter().map(|topic| (topic.clone(), !self.topic_ids.contains_key(topic) || !self.under_an_id(topic))).collect();
+    }
+
+    /// After bronze was reloaded at an assignment change: ask for ids again when some are
+    /// known (a recreated topic gets a new one), or when none are and another worker recorded
+    /// offsets under ids since; a cluster that gave no id and whose offsets are all by name is
+    /// not asked again (brokers without ids, or a cluster without a reachable controller,
+    /// would hold up every rebalance by the query's timeout).
+    fn follow_topic_ids(&mut self) -> Result<()> {
+        if !self.topic_ids.is_empty() {
+            self.refresh_topic_ids();
+            Ok(())
+        } else if !self.unknown_ids().is_empty() {
+            self.learn_topic_ids()
+        } else {
+            self.refresh_by_name();
+            Ok(())
+        }
     }
 
     /// The application id of a partition's offset in bronze.
@@ -202,7 +254,7 @@ impl<'a> Worker<'a> {
         let now_assigned = current_assignment(self.consumer()?);
         if now_assigned != self.assigned {
             self.bronze.reload().await?;
-            self.refresh_topic_ids();
+            self.follow_topic_ids()?;
             for tp in &now_assigned {
                 if !self.assigned.contains(tp) {
                     self.aligned.insert(tp.clone(), false);
@@ -510,9 +562,8 @@ impl<'a> Worker<'a> {
 
     /// Lag per partition (end offset minus bronze's), for the metrics; best effort.
     async fn update_lag(&self, partitions: &[TopicPartition]) {
-        let Ok(consumer) = self.consumer() else { return };
         for tp in partitions {
-            let (c, b, t, p) = (consumer.clone(), self.s.connection.brokers.clone(), tp.0.clone(), tp.1);
+            let (c, b, t, p) = (self.meta.clone(), self.s.connection.brokers.clone(), tp.0.clone(), tp.1);
             let ends = tokio::task::spawn_blocking(move || crate::kafka::watermarks(&c, &b, &t, p, Duration::from_secs(2))).await;
             if let Ok(Ok((_, high))) = ends {
                 self.metrics.set_lag(&tp.0, tp.1, high - self.in_bronze(tp).unwrap_or(0));
