@@ -382,3 +382,25 @@ fn absurd_kafka_timestamps_are_stored_without_a_panic() {
     let accounted = ["silver_rows", "duplicates", "quarantined"].map(|k| out[k].as_u64().unwrap_or_else(|| panic!("{k}: {out}")));
     assert_eq!(accounted, [40, 0, 0], "silver builds from them (the event time is the payload's): {out}");
 }
+
+/// Bronze holds a topic's offsets under its id; a cluster that will not tell ids (here
+/// librdkafka's mock cluster, which has no controller to answer DescribeTopics) must not make
+/// the worker read that topic by name from Kafka's committed offsets (duplicates): exit 3,
+/// nothing read.
+#[test]
+fn offsets_kept_by_topic_id_are_never_read_by_name_alone() {
+    let kafka = Kafka::start();
+    kafka.create_topic("events", 1);
+    kafka.produce("events", 0, 20, &[]);
+    let ctx = TestContext::new();
+    assert_eq!(ctx.run_json(&refs(&stream_args(&kafka, "events", "ids", &["--until-caught-up", "--max-age-ms", "200"])))["rows_committed"], 20);
+    let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
+    mock.create_topic("events", 1, 1).unwrap();
+    let brokers = mock.bootstrap_servers();
+    let started = Instant::now();
+    let run = ctx.run(&["stream", "--brokers", &brokers, "--topic", "events", "--group", "ids", "--until-caught-up"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("did not tell the id of topic events") && run.stderr.contains("rerun"), "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(60), "it gives up after 30 s");
+    assert_eq!(bronze_event_ids(&ctx).len(), 20, "nothing was read");
+}
