@@ -30,6 +30,13 @@ impl Table {
         Ok(Self { spec: spec.clone(), delta, recorded })
     }
 
+    /// Open the table if it exists (None when it was never written).
+    pub async fn open(lake: &Lakehouse, spec: &TableSpec) -> Result<Option<Self>> {
+        let Some(delta) = lake.open(spec).await? else { return Ok(None) };
+        let recorded = RecordedTransactions::load(&delta).await?;
+        Ok(Some(Self { spec: spec.clone(), delta, recorded }))
+    }
+
     pub fn spec(&self) -> &TableSpec {
         &self.spec
     }
@@ -57,6 +64,27 @@ impl Table {
     pub async fn reload(&mut self) -> Result<()> {
         self.delta.update_incremental(None).await.map_err(|e| from_delta(e, format!("cannot read {}", self.spec.id)))?;
         self.recorded.refresh(&self.delta).await
+    }
+
+    /// The values of a partition column in the loaded version's files.
+    pub fn partition_values(&self, column: &str) -> Result<std::collections::BTreeSet<String>> {
+        super::partition_values(&self.delta, column)
+    }
+
+    /// Replace the partitions `column` = each of `values` with `batches`, in one commit (see
+    /// [`super::overwrite_partitions`]). On success the handle is at the new version; on
+    /// error it is unchanged.
+    pub async fn overwrite_partitions(
+        &mut self,
+        column: &str,
+        values: &[String],
+        batches: Vec<RecordBatch>,
+        info: CommitInfo,
+    ) -> Result<WriteOutcome> {
+        let (delta, outcome) = super::overwrite_partitions(self.delta.clone(), &self.spec, column, values, batches, info).await?;
+        self.delta = delta;
+        self.recorded.refresh(&self.delta).await?;
+        Ok(outcome)
     }
 
     /// Append `batches` in one commit. On success the handle is at the new version; on error it

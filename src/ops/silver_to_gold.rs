@@ -23,7 +23,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use chrono::{Duration, NaiveDate};
-use deltalake::DeltaTable;
 use polars::prelude::*;
 use serde::Serialize;
 use tracing::{debug, info};
@@ -31,7 +30,7 @@ use tracing::{debug, info};
 use crate::catalog::{Catalog, JobSpec, TableSpec};
 use crate::error::{Context, Error, Result};
 use crate::lake::convert::{polars_err, polars_type};
-use crate::lake::{self, CommitInfo, Lakehouse, PartitionFilter, WriteOutcome};
+use crate::lake::{self, CommitInfo, Lakehouse, PartitionFilter, Table, WriteOutcome};
 use crate::quality::{self, RuleOutcome};
 use crate::telemetry::Progress;
 
@@ -91,16 +90,16 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
     let silver_spec = catalog.table("silver.video_events")?;
     let content_spec = catalog.table("silver.content")?;
     let no_silver = || Error::data("silver.video_events does not exist yet").with_hint("run `vbda bronze-to-silver` first");
-    lake.open(silver_spec).await?.ok_or_else(no_silver)?;
+    Table::open(lake, silver_spec).await?.ok_or_else(no_silver)?;
     // The gold tables are opened before silver is read: a run that commits to them in the
     // meantime then conflicts with this one instead of being silently overwritten.
     let mut targets = std::collections::HashMap::new();
     for job in &models {
         let spec = catalog.table(&job.writes[0])?;
-        targets.insert(job.name.clone(), lake.open_or_create(spec).await?);
+        targets.insert(job.name.clone(), Table::open_or_create(lake, spec).await?);
     }
-    let silver = lake.open(silver_spec).await?.ok_or_else(no_silver)?;
-    let silver_version = silver.version().map(|v| v as i64).unwrap_or(0);
+    let silver = Table::open(lake, silver_spec).await?.ok_or_else(no_silver)?;
+    let silver_version = silver.version().unwrap_or(0);
     let (content, content_version) = match lake.open(content_spec).await? {
         Some(t) => (lake::read_partitions(&t, content_spec, &PartitionFilter::all()).await?, t.version().map(|v| v as i64)),
         None => (lake::batches_to_df(&[], &lake::arrow_schema(content_spec))?.lazy(), None),
@@ -146,7 +145,7 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
                 .map(|d| d.to_string())
                 .collect();
             let read: Vec<String> = read.into_iter().collect();
-            let events = lake::scan_partitions(&silver, silver_spec, "event_date", &read).await?;
+            let events = lake::scan_partitions(silver.delta(), silver_spec, "event_date", &read).await?;
             let out = tokio::task::block_in_place(|| run_sql(&job, events, content.clone(), &chunk))?;
             parts.push(out);
         }
@@ -192,8 +191,8 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
             info = info.with_transaction(INCREMENTAL_APP, silver_version);
         }
         let batches = lake::df_to_batches(&rows, &lake::arrow_schema(&spec))?;
-        let table = targets.remove(&job.name).expect("every model's table was opened");
-        let (_, outcome) = lake::overwrite_partitions(table, &spec, "date", &date_strings, batches, info).await?;
+        let mut table = targets.remove(&job.name).expect("every model's table was opened");
+        let outcome = table.overwrite_partitions("date", &date_strings, batches, info).await?;
         info!(model = %job.name, version = outcome.version, rows = report.rows, "Rebuilt gold dates.");
         report.write = Some(outcome);
         report.seconds += publish_started.elapsed().as_secs_f64();
@@ -317,9 +316,10 @@ fn sql_path(job: &JobSpec) -> String {
     format!("{dir}/{}.sql", job.name)
 }
 
-/// The `event_date`s of the silver files in the current snapshot.
-fn partition_dates(table: &DeltaTable, column: &str) -> Result<BTreeSet<NaiveDate>> {
-    crate::lake::partition_values(table, column)?
+/// The dates of a date partition column in the table's loaded version.
+fn partition_dates(table: &Table, column: &str) -> Result<BTreeSet<NaiveDate>> {
+    table
+        .partition_values(column)?
         .iter()
         .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").data_err(|| format!("partition {column}={d} is not a date")))
         .collect()
@@ -329,17 +329,17 @@ fn partition_dates(table: &DeltaTable, column: &str) -> Result<BTreeSet<NaiveDat
 /// last run changed and, for a model with a lookback, the later dates whose window holds
 /// them among the dates with silver events or already in the gold table.
 async fn incremental_dates(
-    gold: &DeltaTable,
-    silver: &DeltaTable,
+    gold: &Table,
+    silver: &Table,
     silver_version: i64,
     job: &JobSpec,
     silver_dates: &BTreeSet<NaiveDate>,
 ) -> Result<Vec<NaiveDate>> {
-    let processed = lake::txn::RecordedTransactions::load(gold).await?.versions.get(INCREMENTAL_APP).copied();
+    let processed = gold.recorded_version(INCREMENTAL_APP);
     if processed == Some(silver_version) {
         return Ok(Vec::new());
     }
-    let changed: BTreeSet<NaiveDate> = match lake::txn::partitions_added(silver, processed, silver_version, "event_date").await? {
+    let changed: BTreeSet<NaiveDate> = match lake::txn::partitions_added(silver.delta(), processed, silver_version, "event_date").await? {
         Some(values) => values
             .iter()
             .map(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").data_err(|| format!("partition event_date={v} is not a date")))

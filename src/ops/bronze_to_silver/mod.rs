@@ -29,7 +29,7 @@ use tracing::{debug, info};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::lake::rewrite::PartitionRewrite;
-use crate::lake::{self, CommitInfo, Lakehouse, WriteOutcome};
+use crate::lake::{self, CommitInfo, Lakehouse, Table, WriteOutcome};
 use crate::quality::{Audit, RuleOutcome};
 use crate::telemetry::Progress;
 
@@ -65,30 +65,26 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     let silver_spec = catalog.table("silver.video_events")?;
     let quarantine_spec = catalog.table("silver.video_events_quarantine")?;
     let no_bronze = || Error::data("bronze.video_events does not exist yet").with_hint("run `vbda ingest` (or `vbda stream`) first");
-    lake.open(bronze_spec).await?.ok_or_else(no_bronze)?;
+    Table::open(lake, bronze_spec).await?.ok_or_else(no_bronze)?;
     // The tables written are opened before bronze is read: a run that commits to them in the
     // meantime then conflicts with this one instead of being silently overwritten by older data.
-    let silver = lake.open_or_create(silver_spec).await?;
-    let quarantine = lake.open_or_create(quarantine_spec).await?;
-    let bronze = lake.open(bronze_spec).await?.ok_or_else(no_bronze)?;
-    let bronze_version = bronze.version().map(|v| v as i64).unwrap_or(0);
+    let silver = Table::open_or_create(lake, silver_spec).await?;
+    let quarantine = Table::open_or_create(lake, quarantine_spec).await?;
+    let bronze = Table::open(lake, bronze_spec).await?.ok_or_else(no_bronze)?;
+    let bronze_version = bronze.version().unwrap_or(0);
     let incremental = settings.dates.is_empty();
     let dates: Vec<String> = if incremental {
-        let mut seen = Vec::new();
-        for t in [&silver, &quarantine] {
-            seen.push(lake::txn::RecordedTransactions::load(t).await?.versions.get(INCREMENTAL_APP).copied());
-        }
         // Both tables must have seen a bronze version for it to count as processed.
-        let processed = match (seen[0], seen[1]) {
+        let processed = match (silver.recorded_version(INCREMENTAL_APP), quarantine.recorded_version(INCREMENTAL_APP)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             _ => None,
         };
         if processed == Some(bronze_version) {
             return Ok(BronzeToSilverReport::nothing(bronze_version, started));
         }
-        match lake::txn::partitions_added(&bronze, processed, bronze_version, "event_date").await? {
+        match lake::txn::partitions_added(bronze.delta(), processed, bronze_version, "event_date").await? {
             Some(dates) => dates.into_iter().collect(),
-            None => all_dates(&bronze).await?,
+            None => bronze.partition_values("event_date")?.into_iter().collect(),
         }
     } else {
         settings.dates.iter().map(|d| d.to_string()).collect()
@@ -98,7 +94,7 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     }
     // Allowed values for the relationships rules (content ids), when those tables exist.
     let refs = crate::quality::references(lake, catalog, silver_spec).await?;
-    let sources = lake::partition_scans(&bronze, bronze_spec, "event_date", &dates).await?;
+    let sources = lake::partition_scans(bronze.delta(), bronze_spec, "event_date", &dates).await?;
     let phase = Instant::now();
     let duplicated = tokio::task::block_in_place(|| transform::duplicated_ids(&sources))?;
     debug!(seconds = phase.elapsed().as_secs_f64(), ids = duplicated.len(), "Found the event_ids that arrived more than once.");
@@ -107,8 +103,8 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     // nothing is visible until the two commits at the end.
     let silver_schema = lake::arrow_schema(silver_spec);
     let quarantine_schema = lake::arrow_schema(quarantine_spec);
-    let mut silver_out = PartitionRewrite::new(&silver, silver_spec, "event_date", &dates)?;
-    let mut quarantine_out = PartitionRewrite::new(&quarantine, quarantine_spec, "event_date", &dates)?;
+    let mut silver_out = PartitionRewrite::new(silver.delta(), silver_spec, "event_date", &dates)?;
+    let mut quarantine_out = PartitionRewrite::new(quarantine.delta(), quarantine_spec, "event_date", &dates)?;
     let mut counts: BTreeMap<NaiveDate, DateCounts> = BTreeMap::new();
     let mut audit = Audit::default();
     let now = Utc::now().timestamp_micros();
@@ -177,8 +173,8 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
             .with_detail("dates", counts_json.clone())
             .with_detail("table", serde_json::json!(table))
     };
-    let silver_out = silver_out.commit(&silver, info("silver")).await?;
-    let quarantine_out = quarantine_out.commit(&quarantine, info("quarantine")).await?;
+    let silver_out = silver_out.commit(silver.delta(), info("silver")).await?;
+    let quarantine_out = quarantine_out.commit(quarantine.delta(), info("quarantine")).await?;
     info!(bronze_version, silver_version = silver_out.version, quarantine_version = quarantine_out.version, "Rebuilt silver dates.");
     Ok(BronzeToSilverReport {
         bronze_version,
@@ -196,10 +192,6 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
 
 /// The application id under which incremental runs record the bronze version they processed.
 pub const INCREMENTAL_APP: &str = "vbda.bronze-to-silver";
-
-async fn all_dates(bronze: &deltalake::DeltaTable) -> Result<Vec<String>> {
-    Ok(lake::partition_values(bronze, "event_date")?.into_iter().collect())
-}
 
 impl BronzeToSilverReport {
     fn nothing(bronze_version: i64, started: Instant) -> Self {
