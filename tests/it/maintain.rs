@@ -36,6 +36,23 @@ fn event_ids(ctx: &TestContext, table: &str) -> Vec<String> {
     ids
 }
 
+/// A retention beyond what a date can hold (it once panicked in chrono): exit 1 saying the
+/// bound, nothing touched; the largest accepted one works.
+#[test]
+fn an_absurd_retention_is_refused_without_a_panic() {
+    let ctx = TestContext::new();
+    small_commits(&ctx, 1);
+    let files = parquet_files(&ctx.lakehouse().join("bronze/video_events"));
+    for hours in ["9999999999999", "876001", &i64::MAX.to_string()] {
+        let run = ctx.run(&["vacuum", "--retention-hours", hours]);
+        assert_eq!(run.code, 1, "{hours}: {}", run.stderr);
+        assert!(run.stderr.contains("at most 876000 (100 years)"), "{hours}: {}", run.stderr);
+    }
+    let out = ctx.run_json(&["vacuum", "--table", "bronze.video_events", "--retention-hours", "876000"]);
+    assert_eq!(out["tables"][0]["files_removed"], 0, "{out}");
+    assert_eq!(parquet_files(&ctx.lakehouse().join("bronze/video_events")), files);
+}
+
 #[test]
 fn vacuum_keeps_what_retention_protects_refuses_short_retention_and_full_removes_orphans() {
     let ctx = TestContext::new();

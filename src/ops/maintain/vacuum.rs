@@ -57,6 +57,10 @@ pub struct VacuumReport {
     pub seconds: f64,
 }
 
+/// The longest retention vacuum accepts: 100 years. Beyond it the cut-off time (now minus the
+/// retention) leaves what dates can hold, and no table means it.
+pub const MAX_RETENTION_HOURS: u64 = 100 * 365 * 24;
+
 pub async fn vacuum(lake: &Lakehouse, catalog: &Catalog, s: &VacuumSettings) -> Result<VacuumReport> {
     let started = Instant::now();
     if let Some(h) = s.retention_hours.filter(|h| *h < 0) {
@@ -66,6 +70,11 @@ pub async fn vacuum(lake: &Lakehouse, catalog: &Catalog, s: &VacuumSettings) -> 
     // Refuse before touching anything: every table's retention must be allowed.
     for spec in &specs {
         let hours = s.retention_hours.map(|h| h as u64).unwrap_or(spec.retention.hours);
+        if hours > MAX_RETENTION_HOURS {
+            let from = if s.retention_hours.is_some() { "--retention-hours".to_string() } else { format!("retention.hours of {}", spec.id) };
+            return Err(Error::data(format!("{from} is {hours} hours; vacuum accepts at most {MAX_RETENTION_HOURS} (100 years)"))
+                .with_hint("to keep every file, do not vacuum the table"));
+        }
         if hours < spec.retention.min_hours && !s.force {
             return Err(Error::data(format!(
                 "retention of {hours} hours is below the minimum of {} hours for {}",
@@ -84,7 +93,8 @@ pub async fn vacuum(lake: &Lakehouse, catalog: &Catalog, s: &VacuumSettings) -> 
         };
         let hours = s.retention_hours.map(|h| h as u64).unwrap_or(spec.retention.hours);
         let mode = if s.full { VacuumMode::Full } else { VacuumMode::Lite };
-        let retention = chrono::Duration::hours(hours as i64);
+        // Bounded above, so this cannot overflow.
+        let retention = chrono::Duration::try_hours(hours as i64).ok_or_else(|| Error::data(format!("retention of {hours} hours is too long")))?;
         // A dry run first: the files and their sizes, for the report and the commit info.
         let (_, plan) = table
             .clone()
