@@ -141,7 +141,7 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
         for chunk in chunks {
             let read: BTreeSet<String> = chunk
                 .iter()
-                .flat_map(|d| (0..=job.lookback_days as i64).map(move |back| *d - Duration::days(back)))
+                .flat_map(|d| (0..=job.lookback_days as i64).filter_map(move |back| d.checked_sub_signed(Duration::days(back))))
                 .map(|d| d.to_string())
                 .collect();
             let read: Vec<String> = read.into_iter().collect();
@@ -308,7 +308,10 @@ fn rows_per_date(df: &DataFrame) -> Result<BTreeMap<NaiveDate, u64>> {
 }
 
 fn from_days(days: i32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") + Duration::days(days as i64)
+    // Saturating at the ends of chrono's calendar: no panic on an absurd date.
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    let saturated = if days < 0 { NaiveDate::MIN } else { NaiveDate::MAX };
+    epoch.checked_add_signed(Duration::days(days as i64)).unwrap_or(saturated)
 }
 
 fn sql_path(job: &JobSpec) -> String {
@@ -358,7 +361,8 @@ async fn incremental_dates(
     let mut out = BTreeSet::new();
     for d in changed {
         out.insert(d);
-        let last = d + Duration::days(job.lookback_days as i64);
+        // Saturating: a date near the end of the calendar (an absurd event_ts) must not overflow.
+        let last = d.checked_add_signed(Duration::days(job.lookback_days as i64)).unwrap_or(NaiveDate::MAX);
         out.extend(built.range(d..=last).copied());
     }
     Ok(out.into_iter().collect())

@@ -429,3 +429,28 @@ fn killed_mid_run_then_rerun_gives_the_same_gold_as_a_clean_run() {
         assert_eq!(snapshot(&ctx), clean, "after a kill at {delay_ms} ms");
     }
 }
+
+/// Event times at the very ends of the calendar (epoch milliseconds near chrono's limits):
+/// incremental silver-to-gold once panicked adding the lookback window to such a date. Every
+/// run succeeds, and the ordinary date's gold is built as usual.
+#[test]
+fn event_times_at_the_ends_of_the_calendar_do_not_stop_incremental_gold() {
+    let ctx = TestContext::new();
+    let last = chrono::NaiveDate::MAX.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_millis();
+    let first = chrono::NaiveDate::MIN.and_hms_opt(23, 0, 0).unwrap().and_utc().timestamp_millis();
+    let line = |id: &str, ts: Value| {
+        json!({"event_id": id, "event_type": "play", "event_ts": ts, "user_id": "u1", "session_id": "s1", "content_id": "c1"}).to_string()
+    };
+    let lines = [line("e1", json!("2025-01-01T10:00:00Z")), line("e2", json!(last)), line("e3", json!(first))];
+    std::fs::write(ctx.landing().join("ends.ndjson"), lines.join("\n") + "\n").unwrap();
+    ctx.run_json(&["ingest"]);
+    let silver = ctx.run_json(&["bronze-to-silver"]);
+    let accounted = silver["silver_rows"].as_u64().unwrap() + silver["quarantined"].as_u64().unwrap();
+    assert_eq!(accounted, 3, "{silver}");
+    for _ in 0..2 {
+        let gold = ctx.run(&["silver-to-gold"]);
+        assert_eq!(gold.code, 0, "{}", gold.stderr);
+    }
+    let kpis = ctx.run_json(&["show", "gold.daily_kpis", "--date", "2025-01-01"]);
+    assert_eq!(kpis["rows"].as_array().map(Vec::len), Some(1), "{kpis}");
+}

@@ -379,7 +379,10 @@ fn days(d: NaiveDate) -> i32 {
 }
 
 fn date(days: i32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") + chrono::Duration::days(days as i64)
+    // Saturating at the ends of chrono's calendar: no panic on an absurd date.
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    let saturated = if days < 0 { NaiveDate::MIN } else { NaiveDate::MAX };
+    epoch.checked_add_signed(chrono::Duration::days(days as i64)).unwrap_or(saturated)
 }
 
 fn date_days(df: &DataFrame, column: &str) -> Result<Vec<Option<i32>>> {
