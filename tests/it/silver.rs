@@ -240,3 +240,36 @@ fn unreadable_payloads_are_quarantined_with_their_rule_and_nothing_is_lost() {
     let bytes = quarantine.column("payload_bytes").unwrap().binary().unwrap().clone();
     assert!(bytes.iter().flatten().any(|b| b.windows(4).any(|w| w == b"bad\xff")), "the invalid UTF-8 bytes are kept as they came");
 }
+
+/// Extreme numbers (a watched_s of 1e308, a buffer_ms of 1e15) are quarantined by the silver
+/// spec's bounds with the rule and the value; gold builds and its sums stay finite.
+#[test]
+fn extreme_playback_numbers_are_quarantined_and_gold_stays_finite() {
+    let ctx = TestContext::new();
+    let ev = |id: &str, kind: &str, playback: serde_json::Value| {
+        serde_json::json!({"event_id": id, "event_type": kind, "event_ts": "2025-01-01T10:00:00Z", "user_id": "u1",
+            "session_id": "s1", "content_id": "c1", "playback": playback})
+        .to_string()
+    };
+    let lines = [
+        ev("x1", "heartbeat", serde_json::json!({"watched_s": 1e308, "position_s": 10})),
+        ev("x2", "heartbeat", serde_json::json!({"watched_s": 1e308, "position_s": 20})),
+        ev("x3", "buffer", serde_json::json!({"buffer_ms": 1_000_000_000_000_000_i64, "position_s": 20})),
+        ev("x4", "heartbeat", serde_json::json!({"watched_s": 10.0, "position_s": 30})),
+    ];
+    std::fs::write(ctx.landing().join("extreme.ndjson"), lines.join("\n") + "\n").unwrap();
+    ctx.run_json(&["ingest"]);
+    let out = ctx.run_json(&["bronze-to-silver"]);
+    assert_eq!((out["silver_rows"].as_u64(), out["quarantined"].as_u64()), (Some(1), Some(3)), "{out}");
+    let q = ctx.run_json(&["show", "silver.video_events_quarantine", "--date", "2025-01-01"]);
+    let mut reasons: Vec<(String, String)> =
+        q["rows"].as_array().unwrap().iter().map(|r| (r["rule"].as_str().unwrap().into(), r["reason"].as_str().unwrap().into())).collect();
+    reasons.sort();
+    assert_eq!(reasons[0], ("range_buffer_ms".into(), "buffer_ms 1000000000000000 is outside [0, 86400000]".into()), "{reasons:?}");
+    assert_eq!(reasons[1], ("range_watched_s".into(), "watched_s 1e+308 is outside [0, 604800]".into()), "{reasons:?}");
+    let gold = ctx.run(&["silver-to-gold", "--date", "2025-01-01"]);
+    assert_eq!(gold.code, 0, "{}", gold.stderr);
+    let kpis = ctx.run_json(&["show", "gold.daily_kpis", "--date", "2025-01-01"]);
+    let watch = kpis["rows"][0]["watch_time_s"].as_f64().unwrap_or_else(|| panic!("{kpis}"));
+    assert_eq!(watch, 10.0, "{kpis}");
+}
