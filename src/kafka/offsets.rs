@@ -46,17 +46,15 @@ pub fn patiently<T>(
         }
         match outcome {
             Ok(v) => return Ok(Ok(v)),
-            Err(e) if Instant::now() >= deadline => {
-                return match consumer.context().wrong_protocol() {
-                    Some(r) => Err(r.to_error(brokers)),
-                    None => Ok(Err(e)),
-                };
-            }
-            // Nothing but connections closed at hello for a while: the wrong protocol.
-            Err(_) if first.elapsed() >= super::problems::HELLO_PATIENCE && consumer.context().wrong_protocol().is_some() => {
-                return Err(consumer.context().wrong_protocol().expect("checked").to_error(brokers));
-            }
-            Err(_) => {
+            Err(e) => {
+                let out_of_time = Instant::now() >= deadline;
+                // Nothing but connections closed at hello for a while: the wrong protocol.
+                if let Some(refusal) = consumer.context().stuck_at_hello(first, out_of_time) {
+                    return Err(refusal.to_error(brokers));
+                }
+                if out_of_time {
+                    return Ok(Err(e));
+                }
                 // An attempt that failed at once (no broker yet): do not spin.
                 if started.elapsed() < Duration::from_millis(100) {
                     std::thread::sleep(Duration::from_millis(100));

@@ -134,6 +134,12 @@ impl Watch {
         })
     }
 
+    /// The wrong protocol, for a client that has got nowhere since `since`: once that lasted
+    /// [`HELLO_PATIENCE`], or when the caller is out of time anyway.
+    pub fn stuck_at_hello(&self, since: std::time::Instant, out_of_time: bool) -> Option<Refusal> {
+        if out_of_time || since.elapsed() >= HELLO_PATIENCE { self.wrong_protocol() } else { None }
+    }
+
     fn note(&self, code: Option<RDKafkaErrorCode>, text: &str) {
         if text.contains("Disconnected") && text.contains("in state APIVERSION_QUERY") {
             self.closed_at_hello.fetch_add(1, Ordering::Relaxed);

@@ -203,10 +203,8 @@ where
         if let Some(refusal) = watch.refusal() {
             return Err(refusal.to_error(brokers));
         }
-        if report.delivered == 0 && started.elapsed() >= crate::kafka::problems::HELLO_PATIENCE {
-            if let Some(refusal) = watch.wrong_protocol() {
-                return Err(refusal.to_error(brokers));
-            }
+        if let Some(refusal) = watch.stuck_at_hello(started, false).filter(|_| report.delivered == 0) {
+            return Err(refusal.to_error(brokers));
         }
         match tokio::time::timeout(Duration::from_millis(250), in_flight.next()).await {
             Err(_) => continue,
