@@ -273,3 +273,47 @@ fn extreme_playback_numbers_are_quarantined_and_gold_stays_finite() {
     let watch = kpis["rows"][0]["watch_time_s"].as_f64().unwrap_or_else(|| panic!("{kpis}"));
     assert_eq!(watch, 10.0, "{kpis}");
 }
+
+/// One event_id sent twice on 2025-03-01 and once more re-stamped onto 2025-03-02: a run over
+/// both dates (and the incremental run) gives exactly what one run per date gives; the
+/// repeated id's rows are deduplicated and checked per date, not as one frame.
+#[test]
+fn a_retry_restamped_onto_the_next_date_does_not_block_a_run_over_both_dates() {
+    let ev = |ts: &str, watched: u32| {
+        serde_json::json!({"event_id": "r1", "event_type": "heartbeat", "event_ts": ts, "user_id": "u1",
+            "session_id": "s1", "content_id": "c1", "playback": {"watched_s": watched, "position_s": 1}})
+        .to_string()
+    };
+    let other = r#"{"event_id":"o1","event_type":"play","event_ts":"2025-03-02T01:00:00Z","user_id":"u2","session_id":"s2","content_id":"c1"}"#;
+    let lines = [ev("2025-03-01T23:59:00Z", 1), ev("2025-03-01T23:59:00Z", 2), ev("2025-03-02T00:00:10Z", 3), other.to_string()];
+    let runs: [&[&[&str]]; 3] = [
+        &[&["bronze-to-silver", "--date", "2025-03-01"], &["bronze-to-silver", "--date", "2025-03-02"]],
+        &[&["bronze-to-silver", "--from", "2025-03-01", "--to", "2025-03-02"]],
+        &[&["bronze-to-silver"]],
+    ];
+    let mut results = Vec::new();
+    for run in runs {
+        let ctx = TestContext::new();
+        std::fs::write(ctx.landing().join("retry.ndjson"), lines.join("\n") + "\n").unwrap();
+        ctx.run_json(&["ingest"]);
+        let mut counts = serde_json::Map::new();
+        for args in run {
+            let out = ctx.run_json(args);
+            counts.extend(out["dates"].as_object().unwrap().clone());
+        }
+        let silver = read(&ctx, "silver.video_events");
+        let sorted = silver.lazy().sort(["event_date", "event_id"], Default::default()).collect().unwrap();
+        let text = |c: &str| sorted.column(c).unwrap().cast(&DataType::String).unwrap().str().unwrap().clone();
+        let (d, i) = (text("event_date"), text("event_id"));
+        let by_date: Vec<String> = d.iter().zip(i.iter()).map(|(d, i)| format!("{} {}", d.unwrap(), i.unwrap())).collect();
+        let watched: Vec<Option<f64>> = sorted.column("watched_s").unwrap().f64().unwrap().iter().collect();
+        results.push((serde_json::Value::Object(counts), by_date, watched));
+    }
+    let (counts, rows, watched) = &results[0];
+    assert_eq!(counts["2025-03-01"]["duplicates"], 1, "{counts}");
+    assert_eq!(counts["2025-03-02"]["silver_rows"], 2, "{counts}");
+    assert_eq!(rows, &["2025-03-01 r1", "2025-03-02 o1", "2025-03-02 r1"]);
+    assert_eq!(watched, &[Some(1.0), None, Some(3.0)], "first arrival wins on 03-01, the re-stamped retry stays on 03-02");
+    assert_eq!(results[1], results[0], "--from/--to gives what one run per date gives");
+    assert_eq!(results[2], results[0], "the incremental run gives what one run per date gives");
+}

@@ -145,10 +145,15 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
         held_rows.vstack_mut(h).map_err(lake::convert::polars_err)?;
     }
     drop(held);
-    if held_rows.height() > 0 {
-        let losers = tokio::task::block_in_place(|| transform::later_arrivals(&held_rows))?;
-        debug!(rows = held_rows.height(), later_arrivals = losers.len(), "Ordered the arrivals of repeated event_ids.");
-        transform(held_rows, Some(losers)).await?;
+    // One date at a time: an id re-stamped onto another date is that date's own event, and
+    // a date's rows must come out the same whichever dates are rebuilt with it (the set-level
+    // rules, `unique_event_id` among them, see one date's rows).
+    let held_by_date = tokio::task::block_in_place(|| transform::split_by_date(&held_rows))?;
+    drop(held_rows);
+    for rows in held_by_date {
+        let losers = tokio::task::block_in_place(|| transform::later_arrivals(&rows))?;
+        debug!(rows = rows.height(), later_arrivals = losers.len(), "Ordered the arrivals of repeated event_ids.");
+        transform(rows, Some(losers)).await?;
     }
     progress.inc(1);
     progress.finish();

@@ -14,7 +14,7 @@
 //! the ids that occur more than once (few). Then the bronze rows go through
 //! [`transform_slice`] a slice at a time, each payload read once, except the rows of those
 //! ids, which [`hold_back`] keeps aside; at the end they are ordered by arrival
-//! ([`later_arrivals`]) and transformed together. Every bronze row of date D ends in silver
+//! ([`later_arrivals`]) and transformed together, one date at a time ([`split_by_date`]). Every bronze row of date D ends in silver
 //! D, quarantine D or the duplicate count of D; the caller checks that the counts add up
 //! before it commits.
 
@@ -107,6 +107,23 @@ fn compact(df: &DataFrame) -> Result<DataFrame> {
         columns.push(copied);
     }
     DataFrame::new_infer_height(columns).map_err(polars_err)
+}
+
+/// Bronze rows split by `event_date`, dates in order (rows without a date last), each part in
+/// the rows' order.
+pub fn split_by_date(rows: &DataFrame) -> Result<Vec<DataFrame>> {
+    if rows.height() == 0 {
+        return Ok(Vec::new());
+    }
+    let days = rows.column("event_date").map_err(polars_err)?.cast(&DataType::Int32).map_err(polars_err)?;
+    let days = days.i32().map_err(polars_err)?;
+    let distinct: std::collections::BTreeSet<Option<i32>> = days.iter().collect();
+    let mut parts = Vec::with_capacity(distinct.len());
+    for day in distinct.iter().filter(|d| d.is_some()).chain(distinct.iter().filter(|d| d.is_none())) {
+        let mask: BooleanChunked = days.iter().map(|d| Some(d == *day)).collect();
+        parts.push(rows.filter(&mask).map_err(polars_err)?);
+    }
+    Ok(parts)
 }
 
 /// Among held-back bronze rows (all arrivals of some event_ids), the rows that lose to an
