@@ -12,7 +12,13 @@ use crate::error::Result;
 use crate::ops::maintain::{self, RestoreReport, RestoreSettings};
 
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:
+#[command(group(clap::ArgGroup::new("to").required(true).args(["version", "timestamp"])))]
+#[command(after_help = "The restore also takes vbda's bookkeeping in the table back to that version: files \
+ingested after it are ingested again by the next `vbda ingest`, `vbda stream` resumes at the \
+restored offsets, and incremental bronze-to-silver / silver-to-gold redo the work after it. Stop \
+`vbda stream` on bronze while restoring bronze (Kafka must still hold the messages to re-read).
+
+Examples:
   vbda restore silver.video_events --version 3   # a new commit with version 3's content
   vbda restore gold.daily_kpis --timestamp 2025-01-02T06:00:00Z")]
 pub(super) struct RestoreArgs {
@@ -40,7 +46,7 @@ pub(super) async fn run(settings: RestoreSettings, ctx: &Context<'_>) -> Result<
 fn text(r: &RestoreReport) -> String {
     let to = if r.restored_to >= 0 { format!("version {}", r.restored_to) } else { "the given time".to_string() };
     format!(
-        "restore {}: back to {to} as new version {} ({} files restored, {} removed)",
-        r.table, r.version, r.files_restored, r.files_removed
+        "restore {}: back to {to} as new version {} ({} files restored, {} removed, {} recorded transactions taken back)",
+        r.table, r.version, r.files_restored, r.files_removed, r.transactions_restored
     )
 }

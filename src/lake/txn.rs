@@ -140,11 +140,45 @@ async fn read_commit_txns(store: &dyn ObjectStore, version: i64, txns: &mut Hash
             let app = txn.get("appId").and_then(|v| v.as_str());
             let ver = txn.get("version").and_then(|v| v.as_i64());
             if let (Some(app), Some(ver)) = (app, ver) {
-                txns.insert(app.to_string(), ver);
+                record(txns, app, ver);
             }
         }
     }
     Ok(())
+}
+
+/// A version below zero is vbda's "nothing recorded": Delta has no action that removes a
+/// `txn`, so `vbda restore` writes [`NOT_RECORDED`] for an application that the restored
+/// version had not seen yet.
+fn record(txns: &mut HashMap<String, i64>, app: &str, version: i64) {
+    if version < 0 {
+        txns.remove(app);
+    } else {
+        txns.insert(app.to_string(), version);
+    }
+}
+
+/// The `txn` version that takes an application's record back to "nothing recorded".
+pub const NOT_RECORDED: i64 = -1;
+
+/// The application transactions to commit with a restore of `table` to the state `target`
+/// (the same table loaded at the restored version): every application whose record differs
+/// goes back to its value there, or to [`NOT_RECORDED`] where it had none. Data and
+/// bookkeeping then agree again: the next ingest reads the files that the restore took out,
+/// a stream worker goes back to the offsets of the restored data, and incremental
+/// bronze-to-silver and silver-to-gold redo the work after the restored version.
+pub async fn restored_transactions(current: &DeltaTable, target: &DeltaTable) -> Result<Vec<(String, i64)>> {
+    let now = app_transactions(current).await?;
+    let then = app_transactions(target).await?;
+    let mut changes: Vec<(String, i64)> = now
+        .iter()
+        .filter(|(app, v)| then.get(*app) != Some(*v))
+        .map(|(app, _)| (app.clone(), then.get(app).copied().unwrap_or(NOT_RECORDED)))
+        .collect();
+    // Applications the restored version knew but the current one lost (restores of restores).
+    changes.extend(then.iter().filter(|(app, _)| !now.contains_key(*app)).map(|(app, v)| (app.clone(), *v)));
+    changes.sort();
+    Ok(changes)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -190,7 +224,7 @@ async fn read_checkpoint_txns(
         let ver = ver.as_primitive::<Int64Type>();
         for i in 0..txn.len() {
             if txn.is_valid(i) && app.is_valid(i) && ver.is_valid(i) {
-                txns.insert(app.value(i).to_string(), ver.value(i));
+                record(txns, app.value(i), ver.value(i));
             }
         }
     }

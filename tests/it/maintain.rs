@@ -323,3 +323,79 @@ fn status_reaches_kafka_through_the_same_client_settings_as_stream() {
     let out = ctx.run_json(&args);
     assert!(out["tables"][0]["stream_error"].as_str().unwrap().contains("-X"), "{out}");
 }
+
+/// Rows of a table as sorted JSON text, without the columns that record when a run happened.
+fn table_rows(ctx: &TestContext, table: &str) -> Vec<String> {
+    let out = ctx.run_json(&["show", table, "--limit", "100000"]);
+    let mut rows: Vec<String> = out["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let mut r = r.as_object().unwrap().clone();
+            for volatile in ["processed_at", "quarantined_at", "ingested_at", "batch_id", "bronze_version"] {
+                r.remove(volatile);
+            }
+            Value::Object(r).to_string()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// After `restore`, the data and the recorded progress agree: silver restored to an earlier
+/// version is caught up by the next incremental bronze-to-silver, bronze restored to before a
+/// file is ingested again by the next `ingest` (once), gold restored is rebuilt by the next
+/// incremental silver-to-gold; everything ends as it was before the restores.
+#[test]
+fn after_a_restore_incremental_runs_catch_up_and_end_where_they_were() {
+    let ctx = TestContext::new();
+    std::fs::write(ctx.landing().join("a.ndjson"), line("a1", "2025-01-01", 1) + "\n" + &line("a2", "2025-01-01", 2) + "\n").unwrap();
+    let first = ctx.run_json(&["ingest"]);
+    let bronze_after_a = first["bronze_version"].as_i64().unwrap_or_else(|| panic!("{first}"));
+    let silver_first = ctx.run_json(&["bronze-to-silver"]);
+    let silver_v1 = silver_first["silver"]["version"].as_i64().unwrap();
+    let gold_first = ctx.run_json(&["silver-to-gold"]);
+    assert_eq!(ctx.run(&["silver-to-gold"]).code, 0, "{gold_first}");
+
+    // A late event for 2025-01-01 and a new date.
+    std::fs::write(ctx.landing().join("b.ndjson"), line("b1", "2025-01-01", 3) + "\n" + &line("b2", "2025-01-02", 4) + "\n").unwrap();
+    ctx.run_json(&["ingest"]);
+    ctx.run_json(&["bronze-to-silver"]);
+    ctx.run_json(&["silver-to-gold"]);
+    let tables = ["bronze.video_events", "silver.video_events", "gold.daily_kpis", "gold.content_daily"];
+    let before: Vec<Vec<String>> = tables.iter().map(|t| table_rows(&ctx, t)).collect();
+    assert_eq!(event_ids(&ctx, "silver.video_events"), ["a1", "a2", "b1", "b2"]);
+
+    // Silver back to its first version: the next incremental run rebuilds what came after.
+    let out = ctx.run_json(&["restore", "silver.video_events", "--version", &silver_v1.to_string()]);
+    assert_eq!(out["transactions_restored"], 1, "{out}");
+    assert_eq!(event_ids(&ctx, "silver.video_events"), ["a1", "a2"]);
+    let caught_up = ctx.run_json(&["bronze-to-silver"]);
+    assert_eq!(caught_up["silver_rows"], 4, "2025-01-01 (a1 a2 b1) and 2025-01-02 (b2) again: {caught_up}");
+    assert_eq!(event_ids(&ctx, "silver.video_events"), ["a1", "a2", "b1", "b2"]);
+    let idle = ctx.run_json(&["bronze-to-silver"]);
+    assert!(idle["silver"].is_null(), "caught up: {idle}");
+
+    // Bronze back to before b.ndjson: the next ingest reads it again, once.
+    let out = ctx.run_json(&["restore", "bronze.video_events", "--version", &bronze_after_a.to_string()]);
+    assert!(out["transactions_restored"].as_u64().unwrap() >= 1, "b.ndjson's record: {out}");
+    assert_eq!(event_ids(&ctx, "bronze.video_events"), ["a1", "a2"]);
+    let again = ctx.run_json(&["ingest"]);
+    assert_eq!((again["files_ingested"].as_u64(), again["files_already_ingested"].as_u64()), (Some(1), Some(1)), "{again}");
+    assert_eq!(ctx.run_json(&["ingest"])["files_ingested"], 0, "and only once");
+    ctx.run_json(&["bronze-to-silver"]);
+
+    // Gold back to its first version: the next incremental run rebuilds both dates.
+    let out = ctx.run_json(&["restore", "gold.daily_kpis", "--version", "1"]);
+    assert_eq!(out["transactions_restored"], 1, "{out}");
+    ctx.run_json(&["silver-to-gold"]);
+    let after: Vec<Vec<String>> = tables.iter().map(|t| table_rows(&ctx, t)).collect();
+    for ((table, b), a) in tables.iter().zip(&before).zip(&after) {
+        assert_eq!(a, b, "{table} ends as it was before the restores");
+    }
+
+    // A restore needs a target: a usage error (exit 2), like any missing argument.
+    let run = ctx.run(&["restore", "silver.video_events"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}

@@ -1,8 +1,19 @@
 //! `vbda restore TABLE --version N | --timestamp T`: delta-rs's RESTORE, a new commit whose
 //! content is that of the earlier version (history is kept).
 //!
+//! The restore commit also takes vbda's bookkeeping back to that version: every application
+//! transaction (landing files ingested, Kafka offsets streamed, the bronze or silver version
+//! an incremental run processed) gets the value it had there, or "nothing recorded"
+//! ([`txn::NOT_RECORDED`]) where it had none. Data and recorded progress then agree: the next
+//! `ingest` reads the files the restore took out, `stream` goes back to the offsets of the
+//! restored data, and incremental `bronze-to-silver` / `silver-to-gold` redo the work after
+//! the restored version (they also see the restore commit's files as changed dates
+//! downstream). A writer running during the restore (a stream worker) conflicts with it on
+//! those transactions and retries from the restored state.
+//!
 //! What can go wrong: a version whose data files a vacuum already removed cannot be restored
-//! (reported as such, exit 1); a version outside 0..=current is refused before anything runs.
+//! (reported as such, exit 1); a version outside 0..=current or a time before the table
+//! existed is refused before anything runs.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -10,8 +21,7 @@ use serde::Serialize;
 use super::open_existing;
 use crate::catalog::Catalog;
 use crate::error::{Context, Error, Result};
-use crate::lake::from_delta;
-use crate::lake::{CommitInfo, Lakehouse};
+use crate::lake::{CommitInfo, Lakehouse, from_delta, txn};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoreSettings {
@@ -32,6 +42,9 @@ pub struct RestoreReport {
     pub version: i64,
     pub files_removed: u64,
     pub files_restored: u64,
+    /// Application transactions (ingested files, stream offsets, processed versions) taken
+    /// back to their values at `restored_to`.
+    pub transactions_restored: u64,
 }
 
 pub async fn restore(lake: &Lakehouse, catalog: &Catalog, s: &RestoreSettings) -> Result<RestoreReport> {
@@ -40,26 +53,37 @@ pub async fn restore(lake: &Lakehouse, catalog: &Catalog, s: &RestoreSettings) -
     let spec = catalog.table(table)?;
     let t = open_existing(lake, spec).await?;
     let current = t.version().map(|v| v as i64).unwrap_or(0);
-    let mut builder = t.clone().restore();
     let target = match (version, timestamp) {
         (Some(v), _) => {
             if v < 0 || v > current {
                 return Err(Error::data(format!("{} has no version {v}: its versions are 0 to {current}", spec.id))
                     .with_hint(format!("`vbda history {}` lists them", spec.id)));
             }
-            builder = builder.with_version_to_restore(v as u64);
-            format!("version {v}")
+            v
         }
         (None, Some(ts)) => {
             let when = DateTime::parse_from_rfc3339(ts)
                 .data_err(|| format!("--timestamp `{ts}` is not RFC 3339 (e.g. 2025-01-01T12:00:00Z)"))?
                 .with_timezone(&Utc);
-            builder = builder.with_datetime_to_restore(when);
-            format!("timestamp {ts}")
+            let mut at = t.clone();
+            at.load_with_datetime(when).await.map_err(|e| {
+                Error::data(format!("{} has no version at or before {ts}", spec.id))
+                    .with_hint(format!("`vbda history {}` lists the versions and their times", spec.id))
+                    .with_source(e)
+            })?;
+            at.version().map(|v| v as i64).unwrap_or(0)
         }
         (None, None) => return Err(Error::data("restore needs --version N or --timestamp T")),
     };
-    let info = CommitInfo::new("restore").with_args(args.iter().cloned());
+    let mut then = t.clone();
+    then.load_version(target as u64).await.map_err(|e| from_delta(e, format!("cannot read {} at version {target}", spec.id)))?;
+    let transactions = txn::restored_transactions(&t, &then).await?;
+    let mut info = CommitInfo::new("restore").with_args(args.iter().cloned()).with_detail("restored_to", serde_json::json!(target));
+    for (app, v) in &transactions {
+        info = info.with_transaction(app.clone(), *v);
+    }
+    let builder = t.clone().restore().with_version_to_restore(target as u64);
+    let target = format!("version {target}");
     let (after, metrics) = builder.with_commit_properties(info.properties()).await.map_err(|e| {
         let text = e.to_string();
         if text.contains("missing") || text.contains("not found") || text.contains("NotFound") {
@@ -70,15 +94,12 @@ pub async fn restore(lake: &Lakehouse, catalog: &Catalog, s: &RestoreSettings) -
             from_delta(e, format!("cannot restore {} to {target}", spec.id))
         }
     })?;
-    let restored_to = match version {
-        Some(v) => v,
-        None => after.snapshot().ok().map(|_| -1).unwrap_or(-1),
-    };
     Ok(RestoreReport {
         table: spec.id.to_string(),
-        restored_to,
+        restored_to: then.version().map(|v| v as i64).unwrap_or(0),
         version: after.version().map(|v| v as i64).unwrap_or(current),
         files_removed: metrics.num_removed_file as u64,
         files_restored: metrics.num_restored_file as u64,
+        transactions_restored: transactions.len() as u64,
     })
 }

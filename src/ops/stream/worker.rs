@@ -84,6 +84,11 @@ pub(super) struct Worker<'a> {
     /// Per partition: whether the consumer's position was checked against bronze's offset
     /// since it was assigned (a first message beyond it means seeking back).
     aligned: HashMap<TopicPartition, bool>,
+    /// Newly assigned partitions not yet sought to bronze's offset: without a seek, a
+    /// partition whose Kafka position is past bronze's (bronze restored to an earlier
+    /// version) and that gets no new message would never be read back.
+    to_seek: std::collections::HashSet<TopicPartition>,
+    last_seek: Instant,
     catch_up: Option<CatchUp>,
     trouble: KafkaTrouble,
     last_lag: Instant,
@@ -120,6 +125,8 @@ impl<'a> Worker<'a> {
             batch: Batch::default(),
             assigned: Vec::new(),
             aligned: HashMap::new(),
+            to_seek: Default::default(),
+            last_seek: Instant::now(),
             catch_up,
             trouble: KafkaTrouble::default(),
             last_lag: Instant::now(),
@@ -172,16 +179,37 @@ impl<'a> Worker<'a> {
             for tp in &now_assigned {
                 if !self.assigned.contains(tp) {
                     self.aligned.insert(tp.clone(), false);
+                    self.to_seek.insert(tp.clone());
                 }
             }
+            self.to_seek.retain(|tp| now_assigned.contains(tp));
             info!(partitions = ?now_assigned, "Partitions assigned.");
             self.assigned = now_assigned;
+            self.seek_to_bronze();
             // A rebalance is progress of a kind: the stall clock starts again.
             if let Some(catch_up) = self.catch_up.as_mut() {
                 catch_up.progress.1 = Instant::now();
             }
         }
         Ok(())
+    }
+
+    /// Seek the partitions in `to_seek` to the offset bronze needs next. A seek librdkafka
+    /// refuses (the partition's fetcher not started yet) is tried again on an idle poll; the
+    /// first message of every new partition is checked in [`Self::take`] either way.
+    fn seek_to_bronze(&mut self) {
+        self.last_seek = Instant::now();
+        let Ok(consumer) = self.consumer().cloned() else { return };
+        for tp in self.to_seek.clone() {
+            let expected = self.batch.next.get(&tp).copied().or_else(|| self.in_bronze(&tp)).unwrap_or(0);
+            match consumer.seek(&tp.0, tp.1, Offset::Offset(expected), Duration::from_millis(500)) {
+                Ok(()) => {
+                    debug!(topic = %tp.0, partition = tp.1, offset = expected, "Sought to bronze's offset.");
+                    self.to_seek.remove(&tp);
+                }
+                Err(e) => debug!(topic = %tp.0, partition = tp.1, error = %e, "Seek to bronze's offset refused; trying again."),
+            }
+        }
     }
 
     /// The lag gauges also move while nothing is committed (new messages, an idle stream).
@@ -339,6 +367,9 @@ impl<'a> Worker<'a> {
                 return Err(refusal.to_error(&self.s.connection.brokers));
             }
             warn!(error = %refusal.message, "TLS handshake failed after messages had flowed; retrying.");
+        }
+        if taken == 0 && !self.to_seek.is_empty() && self.last_seek.elapsed() >= Duration::from_secs(1) {
+            self.seek_to_bronze();
         }
         match polled {
             // Only messages prove that Kafka is back: an empty poll is not a success.
