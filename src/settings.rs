@@ -225,10 +225,25 @@ pub fn redact_args(args: &[String]) -> Vec<String> {
     let sensitive = is_secret_key;
     let mut out = Vec::with_capacity(args.len());
     let mut redact_next = false;
+    let mut setting_next = false;
     for arg in args {
         if redact_next {
             out.push("<redacted>".to_string());
             redact_next = false;
+            continue;
+        }
+        if setting_next {
+            out.push(redact_setting(arg));
+            setting_next = false;
+            continue;
+        }
+        if arg == "-X" {
+            out.push(arg.clone());
+            setting_next = true;
+            continue;
+        }
+        if let Some(setting) = arg.strip_prefix("-X") {
+            out.push(format!("-X{}", redact_setting(setting)));
             continue;
         }
         match arg.split_once('=') {
@@ -241,6 +256,22 @@ pub fn redact_args(args: &[String]) -> Vec<String> {
         }
     }
     out
+}
+
+/// A `-X` librdkafka setting as it may be shown: `KEY=VALUE` with the value redacted when
+/// the key names a secret; a setting mistyped without `=` (`sasl.password:VALUE`,
+/// `sasl.password VALUE`, a lone value) shows at most its key, never what follows.
+pub fn redact_setting(setting: &str) -> String {
+    match setting.split_once('=') {
+        Some((k, _)) if is_secret_key(k.trim()) => format!("{k}=<redacted>"),
+        Some(_) => redact_url_userinfo(setting),
+        None => match setting.split_once([':', ' ', '\t']) {
+            Some((k, _)) if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_') => {
+                format!("{k}<redacted>")
+            }
+            _ => "<redacted>".to_string(),
+        },
+    }
 }
 
 /// `s3://user:pass@host/x` -> `s3://<redacted>@host/x`: credentials inside URLs are never shown.
@@ -267,6 +298,24 @@ mod tests {
         let shown = redact_args(&args).join(" ");
         assert!(!shown.contains("hunter2") && !shown.contains("abc"), "{shown}");
         assert!(shown.contains("--topic t"), "{shown}");
+    }
+
+    #[test]
+    fn kafka_settings_typed_without_an_equals_sign_are_never_echoed() {
+        for (args, hidden) in [
+            (vec!["-X", "sasl.password:hunter2"], "hunter2"),
+            (vec!["-X", "sasl.password hunter2"], "hunter2"),
+            (vec!["-X", "hunter2"], "hunter2"),
+            (vec!["-Xsasl.password=hunter2"], "hunter2"),
+            (vec!["-X", "ssl.key.pem=-----BEGIN PRIVATE KEY-----abc="], "BEGIN"),
+            (vec!["-X", "sasl.oauthbearer.client.secret=s3cr3t"], "s3cr3t"),
+        ] {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            let shown = redact_args(&args).join(" ");
+            assert!(!shown.contains(hidden) && shown.contains("<redacted>"), "{shown}");
+        }
+        assert_eq!(redact_setting("sasl.password:hunter2"), "sasl.password<redacted>");
+        assert_eq!(redact_setting("security.protocol=SASL_SSL"), "security.protocol=SASL_SSL", "not a secret");
     }
 
     #[test]

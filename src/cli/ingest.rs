@@ -143,6 +143,9 @@ fn text(r: &IngestReport) -> String {
     for f in &r.files_in_flight {
         out.push_str(&format!("\nstill being written or gone, left for the next run: {f}"));
     }
+    for f in &r.files_outside_landing {
+        out.push_str(&format!("\nskipped, a symlink to a file outside the landing folder: {f}"));
+    }
     for f in &r.files_ignored {
         out.push_str(&format!("\nignored (not .ndjson/.jsonl/.json/.csv/.parquet, optionally .gz): {f}"));
     }

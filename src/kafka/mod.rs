@@ -53,7 +53,8 @@ impl Connection {
         config.sort();
         for pair in pairs {
             let (k, v) = pair.split_once('=').ok_or_else(|| {
-                Error::data(format!("-X expects KEY=VALUE, got `{}`", crate::settings::redact_args(std::slice::from_ref(pair)).join(" ")))
+                Error::data(format!("-X expects KEY=VALUE, got `{}`", crate::settings::redact_setting(pair)))
+                    .with_hint("write each librdkafka setting as -X key=value, e.g. -X sasl.mechanism=SCRAM-SHA-256")
             })?;
             config.push((k.trim().to_string(), v.to_string()));
         }
@@ -124,7 +125,12 @@ impl Connection {
         let brokers = crate::settings::redact_url_userinfo(&self.brokers);
         match e {
             KafkaError::ClientConfig(_, description, key, value) => {
-                let detail = if is_secret(&key) || value.is_empty() {
+                // A name librdkafka does not know may be a mistyped secret (`sasl.pasword`):
+                // its value is never shown, nor that of any secret-looking name.
+                let unknown = description.contains("No such configuration property");
+                let detail = if unknown {
+                    format!(": {description}")
+                } else if is_secret(&key) || value.is_empty() {
                     String::new()
                 } else {
                     format!(" = `{value}`: {description}")
@@ -195,5 +201,13 @@ mod tests {
         assert_eq!(config.get("security.protocol"), Some("SASL_SSL"));
         let bad = Connection::with_settings("h", &["sasl.password".into()]).unwrap_err();
         assert!(bad.to_string().contains("KEY=VALUE"), "{bad}");
+        let bad = Connection::with_settings("h", &["sasl.password:hunter2".into()]).unwrap_err();
+        assert_eq!(bad.exit_code(), 1);
+        assert!(bad.to_string().contains("sasl.password") && !bad.to_string().contains("hunter2"), "{bad}");
+        // librdkafka's own refusal of a mistyped name carries the value: never shown.
+        let typo = Connection::with_settings("h", &["sasl.pasword=hunter2".into()]).unwrap();
+        let err = typo.consumer("g").err().expect("librdkafka refuses an unknown property");
+        assert_eq!(err.exit_code(), 1, "{err}");
+        assert!(err.to_string().contains("sasl.pasword") && !format!("{err:?}").contains("hunter2"), "{err:?}");
     }
 }

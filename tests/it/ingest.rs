@@ -270,3 +270,29 @@ fn two_concurrent_ingests_land_each_file_exactly_once() {
         assert_eq!(per_file.get(&uri).copied(), Some(nonblank_lines(&path)), "{uri}");
     }
 }
+
+/// A symlink in the landing folder to a file elsewhere on the machine is never read (whoever
+/// can write into the landing folder could otherwise copy any file vbda can read into
+/// bronze): it is reported as skipped; a symlink to a file inside the landing folder is read.
+#[cfg(unix)]
+#[test]
+fn symlinks_to_files_outside_the_landing_folder_are_skipped_and_reported() {
+    let ctx = TestContext::new();
+    let secret = ctx.dir.path().join("secret.ndjson");
+    std::fs::write(&secret, r#"{"event_id":"s1","event_type":"like","event_ts":"2025-01-01T10:00:00Z","user_id":"u","session_id":"s","content_id":"c"}"#.to_string() + "\n").unwrap();
+    std::os::unix::fs::symlink(&secret, ctx.landing().join("leak.ndjson")).unwrap();
+    std::fs::create_dir_all(ctx.landing().join("real")).unwrap();
+    std::fs::write(ctx.landing().join("real/a.ndjson"), r#"{"event_id":"a1","event_type":"like","event_ts":"2025-01-01T10:00:00Z","user_id":"u","session_id":"s","content_id":"c"}"#.to_string() + "\n").unwrap();
+    std::os::unix::fs::symlink(ctx.landing().join("real/a.ndjson"), ctx.landing().join("inside.ndjson")).unwrap();
+    let out = ctx.run_json(&["ingest"]);
+    let outside: Vec<&str> = out["files_outside_landing"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(outside.len(), 1, "{out}");
+    assert!(outside[0].ends_with("leak.ndjson"), "{out}");
+    assert_eq!(out["files_ingested"], 2, "the real file and the link inside the folder: {out}");
+    let bronze = ctx.run_json(&["show", "bronze.video_events", "--limit", "100"]);
+    let payloads = bronze.to_string();
+    assert!(!payloads.contains("s1"), "the outside file's content never reaches bronze: {payloads}");
+    let text = ctx.run(&["ingest"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(text.stdout.contains("outside the landing folder") && text.stdout.contains("leak.ndjson"), "{}", text.stdout);
+}

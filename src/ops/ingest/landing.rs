@@ -85,8 +85,10 @@ impl Landing {
         }
     }
 
-    /// Every data file under the landing zone, sorted by location.
-    pub async fn list(&self) -> Result<Vec<LandingObject>> {
+    /// Every data file under the landing zone, sorted by location; and, for a local folder,
+    /// the symlinks found there that point outside it (never read: whoever can write into the
+    /// landing folder must not be able to copy any file vbda can read into bronze).
+    pub async fn list(&self) -> Result<(Vec<LandingObject>, Vec<String>)> {
         match self {
             Landing::Local(root) => {
                 let root = root.clone();
@@ -94,7 +96,7 @@ impl Landing {
                     .await
                     .map_err(|e| Error::environment("listing the landing folder failed").with_source(e))?
             }
-            Landing::S3 { access, bucket, prefix } => list_s3(access, bucket, prefix).await,
+            Landing::S3 { access, bucket, prefix } => Ok((list_s3(access, bucket, prefix).await?, Vec::new())),
         }
     }
 
@@ -198,8 +200,9 @@ fn fingerprint(meta: &std::fs::Metadata) -> String {
     format!("mtime:{mtime}")
 }
 
-fn list_local(root: &Path) -> Result<Vec<LandingObject>> {
+fn list_local(root: &Path) -> Result<(Vec<LandingObject>, Vec<String>)> {
     let mut out = Vec::new();
+    let mut outside = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         // A Delta table inside the landing folder (a lakehouse placed there) is never input.
@@ -219,9 +222,14 @@ fn list_local(root: &Path) -> Result<Vec<LandingObject>> {
                 stack.push(path);
                 continue;
             }
-            // Symlinked files are followed; symlinked folders are not (no cycles).
+            // Symlinked files are followed when their target lies under the landing root (the
+            // root is canonical); symlinked folders are not followed (no cycles).
             let Ok(meta) = std::fs::metadata(&path) else { continue };
             if !meta.is_file() {
+                continue;
+            }
+            if kind.is_symlink() && !std::fs::canonicalize(&path).is_ok_and(|target| target.starts_with(root)) {
+                outside.push(path.display().to_string());
                 continue;
             }
             let relative = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().to_string();
@@ -240,5 +248,6 @@ fn list_local(root: &Path) -> Result<Vec<LandingObject>> {
         }
     }
     out.sort_by(|a, b| a.uri.cmp(&b.uri));
-    Ok(out)
+    outside.sort();
+    Ok((out, outside))
 }

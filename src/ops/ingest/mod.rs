@@ -88,6 +88,8 @@ pub struct IngestReport {
     pub files_unavailable: Vec<SkippedFile>,
     /// Files ignored because their extension is not a data format.
     pub files_ignored: Vec<String>,
+    /// Symlinks in the landing folder whose target lies outside it: never read.
+    pub files_outside_landing: Vec<String>,
     /// Files still being written (changed while read, or empty and recent) or gone before
     /// they were read: left for the next run, not an error.
     pub files_in_flight: Vec<String>,
@@ -123,7 +125,11 @@ pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettin
     let mut report = IngestReport { landing: landing.display(), ..Default::default() };
 
     let mut table = lake::Table::open_or_create(lake, spec).await?;
-    let objects = landing.list().await?;
+    let (objects, outside) = landing.list().await?;
+    for link in &outside {
+        warn!(file = %link, "Symlink to a file outside the landing folder; skipped.");
+    }
+    report.files_outside_landing = outside;
     report.files_seen = objects.len() as u64;
 
     // Plan against what is recorded; each commit re-checks against its own snapshot.
