@@ -87,7 +87,7 @@ impl Error {
         let mut next: Option<&(dyn std::error::Error + 'static)> =
             self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
         while let Some(err) = next {
-            let text = redact_signing(&err.to_string());
+            let text = redact_signing(&without_backtrace(&err.to_string()));
             // Many libraries repeat their cause in their own message; keep the chain readable.
             if out.last() != Some(&text) {
                 out.push(text);
@@ -107,6 +107,38 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// One table's failure in a command that goes on with the other tables (`tables`, `status`):
+/// shown on the table's row, and the run fails at the end with the first of them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TableProblem {
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// Whether retrying may help (the environment's failure, exit 3).
+    #[serde(skip)]
+    pub retry: bool,
+}
+
+impl TableProblem {
+    pub fn of(e: &Error) -> Self {
+        Self { error: e.message().to_string(), hint: e.hint().map(str::to_string), retry: e.kind() == ErrorKind::Environment }
+    }
+
+    /// The run's error for `problems` (table, problem), the first one in full.
+    pub fn run_error<'a>(mut problems: impl Iterator<Item = (&'a str, &'a TableProblem)>) -> Option<Error> {
+        let (table, first) = problems.next()?;
+        let others = problems.count();
+        let more = if others > 0 { format!(" ({others} more table(s) could not be read either)") } else { String::new() };
+        let message = format!("{}{more}; the other tables are listed above", first.error);
+        let message = if first.error.contains(table) { message } else { format!("{table}: {message}") };
+        let e = if first.retry { Error::environment(message) } else { Error::data(message) };
+        Some(match &first.hint {
+            Some(h) => e.with_hint(h.clone()),
+            None => e,
+        })
     }
 }
 
@@ -133,6 +165,23 @@ where
 
 /// S3 error bodies (SignatureDoesNotMatch) echo the canonical request, which carries the
 /// session token (`x-amz-security-token`): cut those parts out of any text shown.
+/// A library error's text without the backtrace some append to it (delta kernel errors do
+/// when `RUST_BACKTRACE` is set): frames are for a debugger, never for an error message.
+pub fn without_backtrace(text: &str) -> String {
+    let is_frame = |line: &str| {
+        let t = line.trim_start();
+        let digits = t.chars().take_while(|c| c.is_ascii_digit()).count();
+        (digits > 0 && t[digits..].starts_with(": ")) || t == "stack backtrace:"
+    };
+    match text.lines().position(is_frame) {
+        Some(0) | None => text.to_string(),
+        Some(first) => {
+            let kept: Vec<&str> = text.lines().take(first).collect();
+            kept.join("\n").trim_end().to_string()
+        }
+    }
+}
+
 pub fn redact_signing(text: &str) -> String {
     let mut out = text.to_string();
     for tag in ["CanonicalRequest", "CanonicalRequestBytes", "StringToSign", "StringToSignBytes"] {
@@ -161,6 +210,14 @@ pub fn redact_signing(text: &str) -> String {
 
 #[cfg(test)]
 mod redaction_tests {
+    #[test]
+    fn backtraces_are_cut_from_causes() {
+        let text = "Json error: Truncated record\n   0: buoyant_kernel::error::Error::with_backtrace\n             at src/x.rs:1\n   1: main";
+        assert_eq!(super::without_backtrace(text), "Json error: Truncated record");
+        assert_eq!(super::without_backtrace("a: b\nc"), "a: b\nc", "nothing to cut");
+        assert_eq!(super::without_backtrace("404: not found"), "404: not found", "a status code is not a frame");
+    }
+
     #[test]
     fn signing_details_and_session_tokens_are_cut_from_causes() {
         let body = "403: <Error><Code>SignatureDoesNotMatch</Code><StringToSign>AWS4 abc</StringToSign><CanonicalRequest>GET\n/x\nx-amz-security-token:SECRETTOKEN\n</CanonicalRequest></Error>";

@@ -349,6 +349,23 @@ fn render<T: Serialize>(command: &str, report: &T, text: String) -> Rendered {
     Rendered { text, json: value.to_string(), failure: None }
 }
 
+impl Rendered {
+    /// The run did part of its work and still fails with `e`: the JSON says so too (`ok`
+    /// false, the error and hint next to what was done).
+    fn failing(mut self, e: Option<Error>) -> Self {
+        let Some(e) = e else { return self };
+        if let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str::<serde_json::Value>(&self.json) {
+            map.insert("ok".into(), false.into());
+            map.insert("exit_code".into(), e.exit_code().into());
+            map.insert("error".into(), e.message().into());
+            map.insert("hint".into(), e.hint().into());
+            self.json = serde_json::Value::Object(map).to_string();
+        }
+        self.failure = Some(e);
+        self
+    }
+}
+
 fn print_stdout(text: &str) {
     let mut out = std::io::stdout().lock();
     // A closed pipe (`vbda tables | head`) is not an error.

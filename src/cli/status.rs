@@ -33,7 +33,8 @@ pub(super) fn settings(args: StatusArgs, ctx: &Context) -> Result<StatusSettings
 pub(super) async fn run(settings: StatusSettings, ctx: &Context<'_>) -> Result<Rendered> {
     let report = maintain::status(&ctx.lakehouse()?, &ctx.catalog()?, &settings).await?;
     let text = text(&report);
-    Ok(render("status", &report, text))
+    let failure = crate::error::TableProblem::run_error(report.tables.iter().filter_map(|t| Some((t.table.as_str(), t.problem.as_ref()?))));
+    Ok(render("status", &report, text).failing(failure))
 }
 
 fn text(r: &StatusReport) -> String {
@@ -42,6 +43,10 @@ fn text(r: &StatusReport) -> String {
         "TABLE", "VERSION", "LAST COMMIT (UTC)", "AGE (s)", "FILES", "BYTES", "ROWS", "SMALL"
     );
     for t in &r.tables {
+        if t.problem.is_some() {
+            out.push_str(&format!("\n{:<36} {:>7}  cannot be read (see below)", t.table, "!"));
+            continue;
+        }
         if !t.created {
             out.push_str(&format!("\n{:<36} {:>7}", t.table, "-"));
             continue;

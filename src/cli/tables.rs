@@ -28,7 +28,8 @@ pub(super) fn settings(args: TablesArgs, _ctx: &Context) -> Result<TablesSetting
 pub(super) async fn run(_settings: TablesSettings, ctx: &Context<'_>) -> Result<Rendered> {
     let report = tables::list(&ctx.lakehouse()?, &ctx.catalog()?).await?;
     let text = text(&report);
-    Ok(render("tables", &report, text))
+    let failure = crate::error::TableProblem::run_error(report.tables.iter().filter_map(|t| Some((t.table.as_str(), t.problem.as_ref()?))));
+    Ok(render("tables", &report, text).failing(failure))
 }
 
 fn text(r: &TablesReport) -> String {
@@ -38,6 +39,10 @@ fn text(r: &TablesReport) -> String {
         "TABLE", "VERSION", "FILES", "BYTES", "ROWS", "LOCATION"
     ));
     for t in &r.tables {
+        if t.problem.is_some() {
+            out.push_str(&format!("{:<36} {:>8}  cannot be read (see below)\n", t.table, "!"));
+            continue;
+        }
         let version = t.stats.version.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
         let rows = match (t.created, t.stats.rows) {
             (false, _) => "-".to_string(),

@@ -13,6 +13,7 @@
 pub mod bronze;
 pub mod convert;
 mod error;
+mod log_check;
 pub mod rewrite;
 pub mod s3;
 mod table;
@@ -98,9 +99,16 @@ impl Lakehouse {
                 return Ok(None);
             }
         }
-        let table = DeltaTable::try_from_url_with_storage_options(url.clone(), self.storage_options.clone())
-            .await
-            .map_err(|e| from_delta(e, format!("cannot open table {} at {url}", spec.id)))?;
+        let table = match DeltaTable::try_from_url_with_storage_options(url.clone(), self.storage_options.clone()).await {
+            Ok(table) => table,
+            Err(e) => {
+                // A damaged commit file gets named, with what to do (exit 1: retrying never helps).
+                if let Some(explained) = log_check::explain(&spec.id, &url, &self.storage_options).await {
+                    return Err(explained.with_source(e));
+                }
+                return Err(from_delta(e, format!("cannot open table {} at {url}", spec.id)));
+            }
+        };
         if table.version().is_none() {
             return Ok(None);
         }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::catalog::{Catalog, TableSpec};
-use crate::error::Result;
+use crate::error::{Result, TableProblem};
 use crate::lake::{self, Lakehouse, TableStats};
 
 #[derive(Debug, Clone, Serialize)]
@@ -14,6 +14,10 @@ pub struct TableRow {
     #[serde(flatten)]
     pub stats: TableStats,
     pub description: String,
+    /// Why the table could not be read (a damaged log, storage refusing): the others are
+    /// still listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<TableProblem>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -34,13 +38,24 @@ async fn row(lake: &Lakehouse, spec: &TableSpec) -> Result<TableRow> {
         created: table.is_some(),
         stats,
         description: spec.description.lines().next().unwrap_or_default().trim().to_string(),
+        problem: None,
     })
 }
 
 pub async fn list(lake: &Lakehouse, catalog: &Catalog) -> Result<TablesReport> {
     let mut tables = Vec::new();
     for spec in catalog.tables() {
-        tables.push(row(lake, spec).await?);
+        tables.push(match row(lake, spec).await {
+            Ok(row) => row,
+            Err(e) => TableRow {
+                table: spec.id.to_string(),
+                location: lake.table_url(&spec.id).to_string(),
+                created: true,
+                stats: TableStats::default(),
+                description: spec.description.lines().next().unwrap_or_default().trim().to_string(),
+                problem: Some(TableProblem::of(&e)),
+            },
+        });
     }
     Ok(TablesReport { lakehouse: lake.root().to_string(), tables })
 }

@@ -399,3 +399,50 @@ fn after_a_restore_incremental_runs_catch_up_and_end_where_they_were() {
     let run = ctx.run(&["restore", "silver.video_events"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
+
+/// One truncated commit file: every command that reads the table exits 1 naming the file with
+/// what to do, never with a backtrace (even with RUST_BACKTRACE=1); `tables` and `status` go on
+/// listing the healthy tables; following the hint (move the newest commit away, rerun) heals it.
+#[test]
+fn a_truncated_commit_file_is_named_with_a_way_out_and_the_healthy_tables_are_still_listed() {
+    let ctx = TestContext::new();
+    small_commits(&ctx, 1);
+    ctx.run_json(&["bronze-to-silver"]);
+    let before = event_ids(&ctx, "silver.video_events");
+    let commit = ctx.lakehouse().join("silver/video_events/_delta_log/00000000000000000001.json");
+    let bytes = std::fs::read(&commit).unwrap();
+    std::fs::write(&commit, &bytes[..bytes.len() / 2]).unwrap();
+    let named = commit.display().to_string();
+    for args in [
+        vec!["show", "silver.video_events"],
+        vec!["history", "silver.video_events"],
+        vec!["check", "--table", "silver.video_events"],
+        vec!["tables"],
+        vec!["status"],
+    ] {
+        let mut cmd = ctx.vbda();
+        cmd.env("RUST_BACKTRACE", "1").arg("--output").arg("json").args(&args);
+        let out = cmd.output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(&named) && stderr.contains("is not valid JSON"), "{args:?} names the file: {stderr}");
+        assert!(stderr.contains("hint: a commit cut short"), "{args:?}: {stderr}");
+        for text in [&stdout, &stderr] {
+            assert!(!text.contains("with_backtrace") && !text.contains("   0: "), "{args:?}: no backtrace: {text}");
+        }
+        let json: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"));
+        assert_eq!((json["ok"].as_bool(), json["exit_code"].as_i64()), (Some(false), Some(1)), "{args:?}: {json}");
+        if args[0] == "tables" || args[0] == "status" {
+            let tables = json["tables"].as_array().unwrap();
+            let bronze = tables.iter().find(|t| t["table"] == "bronze.video_events").unwrap();
+            assert!(bronze.get("problem").is_none() && bronze["version"].as_i64().is_some(), "healthy tables stay listed: {json}");
+            let silver = tables.iter().find(|t| t["table"] == "silver.video_events").unwrap();
+            assert!(silver["problem"]["error"].as_str().unwrap().contains(&named), "{json}");
+        }
+    }
+    // The way out the hint gives: move the newest commit away, rerun what wrote it.
+    std::fs::rename(&commit, ctx.dir.path().join("damaged.json")).unwrap();
+    ctx.run_json(&["bronze-to-silver", "--date", "2025-01-01"]);
+    assert_eq!(event_ids(&ctx, "silver.video_events"), before);
+    assert_eq!(ctx.run(&["tables"]).code, 0);
+}

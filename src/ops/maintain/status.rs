@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::specs;
 use crate::catalog::{Catalog, TableSpec};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TableProblem};
 use crate::lake::Lakehouse;
 use crate::lake::from_delta;
 
@@ -51,6 +51,10 @@ pub struct StatusTable {
     /// Why the lag is missing although a stream source is set (Kafka unreachable, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream_error: Option<String>,
+    /// Why the table could not be read (a damaged log, storage refusing): the others are
+    /// still reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<TableProblem>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,7 +70,6 @@ fn time_column(spec: &TableSpec) -> Option<&str> {
 }
 
 pub async fn status(lake: &Lakehouse, catalog: &Catalog, s: &StatusSettings) -> Result<StatusReport> {
-    use futures::StreamExt;
     let StatusSettings { table, stream } = s;
     let (table, stream) = (table.as_deref(), stream.as_ref());
     let started = Instant::now();
@@ -88,6 +91,7 @@ pub async fn status(lake: &Lakehouse, catalog: &Catalog, s: &StatusSettings) -> 
             small_files: 0,
             stream_lag: None,
             stream_error: None,
+            problem: None,
         };
         if let (Some(source), "bronze.video_events") = (stream, spec.id.to_string().as_str()) {
             let source = source.clone();
@@ -99,46 +103,55 @@ pub async fn status(lake: &Lakehouse, catalog: &Catalog, s: &StatusSettings) -> 
                 Err(e) => row.stream_error = Some(e.to_string()),
             }
         }
-        let Some(t) = lake.open(spec).await? else {
-            report.tables.push(row);
-            continue;
-        };
-        row.created = true;
-        let stats = crate::lake::table_stats(&t).await?;
-        row.version = stats.version;
-        row.files = stats.files;
-        row.bytes = stats.bytes;
-        row.rows = stats.rows;
-        if let Some(Ok(c)) = t.history(Some(1)).next().await {
-            row.last_commit = c.timestamp.and_then(DateTime::from_timestamp_millis);
-            row.freshness_seconds = row.last_commit.map(|t| (now - t).num_seconds());
+        if let Err(e) = fill(lake, spec, column, now, &mut row).await {
+            row.created = true;
+            row.problem = Some(TableProblem::of(&e));
         }
-        let snapshot = t.snapshot().map_err(|e| from_delta(e, format!("cannot read {}", spec.id)))?;
-        let partition_column = column.filter(|c| spec.partition_by.iter().any(|p| p == c));
-        let mut newest: Option<String> = None;
-        for file in snapshot.log_data().iter() {
-            if (file.size().max(0) as u64) < SMALL_FILE_BYTES {
-                row.small_files += 1;
-            }
-            let value = match (partition_column, column) {
-                (Some(p), _) => file.partition_values_map().get(p).cloned().flatten(),
-                (None, Some(c)) => file.stats().and_then(|s| {
-                    let v: serde_json::Value = serde_json::from_str(&s).ok()?;
-                    v.get("maxValues")?.get(c)?.as_str().map(str::to_string)
-                }),
-                _ => None,
-            };
-            if let Some(v) = value {
-                if newest.as_ref().is_none_or(|n| v > *n) {
-                    newest = Some(v);
-                }
-            }
-        }
-        row.newest_event_time = newest;
         report.tables.push(row);
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The row's figures from the table's log (nothing when the table does not exist yet).
+async fn fill(lake: &Lakehouse, spec: &TableSpec, column: Option<&str>, now: DateTime<Utc>, row: &mut StatusTable) -> Result<()> {
+    use futures::StreamExt;
+    let Some(t) = lake.open(spec).await? else {
+        return Ok(());
+    };
+    row.created = true;
+    let stats = crate::lake::table_stats(&t).await?;
+    row.version = stats.version;
+    row.files = stats.files;
+    row.bytes = stats.bytes;
+    row.rows = stats.rows;
+    if let Some(Ok(c)) = t.history(Some(1)).next().await {
+        row.last_commit = c.timestamp.and_then(DateTime::from_timestamp_millis);
+        row.freshness_seconds = row.last_commit.map(|t| (now - t).num_seconds());
+    }
+    let snapshot = t.snapshot().map_err(|e| from_delta(e, format!("cannot read {}", spec.id)))?;
+    let partition_column = column.filter(|c| spec.partition_by.iter().any(|p| p == c));
+    let mut newest: Option<String> = None;
+    for file in snapshot.log_data().iter() {
+        if (file.size().max(0) as u64) < SMALL_FILE_BYTES {
+            row.small_files += 1;
+        }
+        let value = match (partition_column, column) {
+            (Some(p), _) => file.partition_values_map().get(p).cloned().flatten(),
+            (None, Some(c)) => file.stats().and_then(|s| {
+                let v: serde_json::Value = serde_json::from_str(&s).ok()?;
+                v.get("maxValues")?.get(c)?.as_str().map(str::to_string)
+            }),
+            _ => None,
+        };
+        if let Some(v) = value {
+            if newest.as_ref().is_none_or(|n| v > *n) {
+                newest = Some(v);
+            }
+        }
+    }
+    row.newest_event_time = newest;
+    Ok(())
 }
 
 // ---- stream lag ---------------------------------------------------------------------------
