@@ -42,6 +42,73 @@ impl ColumnType {
     fn is_numeric(self) -> bool {
         matches!(self, ColumnType::Integer | ColumnType::Long | ColumnType::Double)
     }
+
+    fn is_temporal(self) -> bool {
+        matches!(self, ColumnType::Date | ColumnType::Timestamp)
+    }
+}
+
+/// A `range` rule's `min` or `max`: a number for numeric columns, an RFC 3339 time or a
+/// `YYYY-MM-DD` date (as a string) for timestamp and date columns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bound {
+    Number(f64),
+    /// Microseconds since the epoch (UTC), and the bound as written.
+    Time(i64, String),
+}
+
+impl Bound {
+    /// The bound in a column's physical unit: the number itself, microseconds for a
+    /// timestamp, days since the epoch for a date.
+    pub fn physical(&self, column: Option<ColumnType>) -> f64 {
+        match (self, column) {
+            (Bound::Number(n), _) => *n,
+            (Bound::Time(us, _), Some(ColumnType::Date)) => us.div_euclid(86_400_000_000) as f64,
+            (Bound::Time(us, _), _) => *us as f64,
+        }
+    }
+
+    fn is_time(&self) -> bool {
+        matches!(self, Bound::Time(..))
+    }
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bound::Number(n) => write!(f, "{n}"),
+            Bound::Time(_, text) => f.write_str(text),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Bound {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(Bound::Number(n)),
+            Raw::Text(text) => {
+                let us = chrono::DateTime::parse_from_rfc3339(&text)
+                    .map(|t| t.timestamp_micros())
+                    .ok()
+                    .or_else(|| {
+                        let day = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok()?;
+                        Some(day.and_hms_opt(0, 0, 0)?.and_utc().timestamp_micros())
+                    })
+                    .ok_or_else(|| {
+                        serde::de::Error::custom(format!(
+                            "`{text}` is neither a number nor a time (RFC 3339 such as 2000-01-01T00:00:00Z, or YYYY-MM-DD)"
+                        ))
+                    })?;
+                Ok(Bound::Time(us, text))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,7 +179,7 @@ impl RuleKind {
 
 /// One data-quality rule on a table. Which fields apply depends on `rule`:
 /// `not_null`: `column`; `unique`: `column` or `columns`; `accepted_values`: `column`, `values`;
-/// `range`: `column`, `min` and/or `max`; `relationships`: `column`, `to`, `to_column`.
+/// `range`: `column`, `min` and/or `max` (numbers, or times as strings for a date or timestamp column); `relationships`: `column`, `to`, `to_column`.
 /// `when` limits a rule to the rows where another column has one of the given values
 /// (`when = { column = "event_type", in = ["play"] }`).
 #[derive(Debug, Clone, Deserialize)]
@@ -125,8 +192,8 @@ pub struct Expectation {
     pub column: Option<String>,
     pub columns: Option<Vec<String>>,
     pub values: Option<Vec<String>>,
-    pub min: Option<f64>,
-    pub max: Option<f64>,
+    pub min: Option<Bound>,
+    pub max: Option<Bound>,
     pub to: Option<String>,
     pub to_column: Option<String>,
     pub when: Option<Condition>,
@@ -356,14 +423,21 @@ fn check_expectation(
         RuleKind::Range => {
             has(single, "column", &mut problem);
             has(exp.min.is_some() || exp.max.is_some(), "min or max", &mut problem);
-            if let (Some(min), Some(max)) = (exp.min, exp.max) {
-                if min > max {
+            let t = exp.column.as_deref().and_then(column_type);
+            if let (Some(min), Some(max)) = (&exp.min, &exp.max) {
+                if min.physical(t) > max.physical(t) {
                     problem(format!("min ({min}) is greater than max ({max})"));
                 }
             }
-            if let Some(t) = exp.column.as_deref().and_then(column_type) {
-                if !t.is_numeric() {
-                    problem(format!("range needs a numeric column, not {}", t.name()));
+            if let Some(t) = t {
+                let times = [&exp.min, &exp.max].into_iter().flatten().any(Bound::is_time);
+                let numbers = [&exp.min, &exp.max].into_iter().flatten().any(|b| !b.is_time());
+                if !t.is_numeric() && !t.is_temporal() {
+                    problem(format!("range needs a numeric, date or timestamp column, not {}", t.name()));
+                } else if t.is_numeric() && times {
+                    problem(format!("range on a {} column needs numbers as min and max", t.name()));
+                } else if t.is_temporal() && numbers {
+                    problem(format!("range on a {} column needs times as min and max (\"2000-01-01T00:00:00Z\" or \"2000-01-01\")", t.name()));
                 }
             }
         }

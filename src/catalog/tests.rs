@@ -62,6 +62,16 @@ fn every_problem_in_every_file_is_reported_at_once_with_its_path() {
         "tables/gold/bad_range.toml",
         &format!("{GOOD}\n[[expectations]]\nrule = \"range\"\nseverity = \"drop\"\ncolumn = \"d\"\n"),
     );
+    write(
+        root,
+        "tables/gold/bad_range_units.toml",
+        &format!("{GOOD}\n[[expectations]]\nrule = \"range\"\nseverity = \"drop\"\ncolumn = \"d\"\nmin = 0.0\n"),
+    );
+    write(
+        root,
+        "tables/gold/bad_time.toml",
+        &format!("{GOOD}\n[[expectations]]\nrule = \"range\"\nseverity = \"drop\"\ncolumn = \"d\"\nmin = \"yesterday\"\n"),
+    );
     write(root, "tables/platinum/x.toml", GOOD);
     write(root, "tables/gold/Bad-Name.toml", GOOD);
     write(root, "jobs/sub/j.toml", "description = \"j\"\nreads = []\nwrites = [\"silver.ok\"]\n");
@@ -77,7 +87,9 @@ fn every_problem_in_every_file_is_reported_at_once_with_its_path() {
         "bad_partition.toml: partition column `nope` is not a column",
         "bad_rel.toml: expectation `relationships_n` refers to unknown table `silver.missing`",
         "bad_range.toml: expectation `range_d`: rule `range` needs `min or max`",
-        "range needs a numeric column, not date",
+        "bad_range_units.toml: expectation `range_d`: range on a date column needs times as min and max",
+        "bad_time.toml",
+        "`yesterday` is neither a number nor a time",
         "unknown layer `platinum`",
         "j.toml: job refers to unknown table `bronze.nothing`",
         "table name `Bad-Name` must be snake_case",

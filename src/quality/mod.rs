@@ -208,13 +208,19 @@ fn failure(exp: &Expectation, spec: &TableSpec, refs: &References) -> Result<Opt
         }
         RuleKind::Range => {
             let mut out_of_range = lit(false);
-            if let Some(min) = exp.min {
-                out_of_range = out_of_range.or(c().cast(DataType::Float64).lt(lit(min)));
+            let kind = spec.column(&column).map(|c| c.data_type);
+            // Dates and timestamps compare in their physical unit (days, microseconds): exact.
+            let physical = || match kind {
+                Some(crate::catalog::ColumnType::Date | crate::catalog::ColumnType::Timestamp) => c().cast(DataType::Int64).cast(DataType::Float64),
+                _ => c().cast(DataType::Float64),
+            };
+            if let Some(min) = &exp.min {
+                out_of_range = out_of_range.or(physical().lt(lit(min.physical(kind))));
             }
-            if let Some(max) = exp.max {
-                out_of_range = out_of_range.or(c().cast(DataType::Float64).gt(lit(max)));
+            if let Some(max) = &exp.max {
+                out_of_range = out_of_range.or(physical().gt(lit(max.physical(kind))));
             }
-            let bounds = match (exp.min, exp.max) {
+            let bounds = match (&exp.min, &exp.max) {
                 (Some(a), Some(b)) => format!("[{a}, {b}]"),
                 (Some(a), None) => format!(">= {a}"),
                 (None, Some(b)) => format!("<= {b}"),

@@ -317,3 +317,37 @@ fn a_retry_restamped_onto_the_next_date_does_not_block_a_run_over_both_dates() {
     assert_eq!(results[1], results[0], "--from/--to gives what one run per date gives");
     assert_eq!(results[2], results[0], "the incremental run gives what one run per date gives");
 }
+
+/// Event times outside 2000..2099 (a clock reset to 1970, milliseconds that were microseconds,
+/// the end of chrono's calendar) are quarantined under `range_event_ts` with the value; the
+/// run, its rerun and gold go on.
+#[test]
+fn event_times_outside_the_spec_bounds_are_quarantined_with_the_rule() {
+    let ctx = TestContext::new();
+    let line = |id: &str, ts: serde_json::Value| {
+        serde_json::json!({"event_id": id, "event_type": "like", "event_ts": ts, "user_id": "u1", "session_id": "s1", "content_id": "c1"}).to_string()
+    };
+    let micros_as_millis = 1_735_725_600_000_000_i64; // 2025-01-01 in microseconds: year ~57000 as milliseconds
+    let lines = [
+        line("ok", serde_json::json!("2025-01-01T10:00:00Z")),
+        line("epoch", serde_json::json!(0)),
+        line("unit", serde_json::json!(micros_as_millis)),
+        line("far", serde_json::json!("2150-06-01T00:00:00Z")),
+        line("edge", serde_json::json!("2099-12-31T23:59:59Z")),
+    ];
+    std::fs::write(ctx.landing().join("times.ndjson"), lines.join("\n") + "\n").unwrap();
+    ctx.run_json(&["ingest"]);
+    let out = ctx.run_json(&["bronze-to-silver"]);
+    assert_eq!((out["silver_rows"].as_u64(), out["quarantined"].as_u64()), (Some(2), Some(3)), "{out}");
+    let rule = out["rules"].as_array().unwrap().iter().find(|r| r["name"] == "range_event_ts").unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(rule["failing_rows"], 3, "{out}");
+    let q = read(&ctx, "silver.video_events_quarantine");
+    assert_eq!(strings(&q, "rule"), ["range_event_ts", "range_event_ts", "range_event_ts"]);
+    let reasons = strings(&q, "reason");
+    assert!(reasons.iter().all(|r| r.starts_with("event_ts ") && r.ends_with("is outside [2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z]")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("1970-01-01")), "{reasons:?}");
+    assert_eq!(strings(&read(&ctx, "silver.video_events"), "event_id"), ["edge", "ok"]);
+    let again = ctx.run_json(&["bronze-to-silver", "--date", "1970-01-01"]);
+    assert_eq!(again["dates"]["1970-01-01"]["quarantined"], 1, "a rerun gives the same verdict: {again}");
+    assert_eq!(ctx.run(&["silver-to-gold"]).code, 0);
+}
