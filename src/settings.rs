@@ -35,6 +35,7 @@ pub struct IngestConfig {
     pub landing: Option<String>,
     pub content: Option<String>,
     pub batch_rows: Option<usize>,
+    pub max_file_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -36,6 +36,9 @@ pub(super) struct IngestArgs {
     /// Commit after this many rows [env: VBDA_INGEST_BATCH_ROWS] [vbda.toml: ingest.batch_rows] [default: 1000000]
     #[arg(long)]
     batch_rows: Option<usize>,
+    /// Refuse (report as unreadable) a landing file holding more than this many bytes once decompressed; files are read whole, so this bounds ingest's memory [env: VBDA_INGEST_MAX_FILE_BYTES] [vbda.toml: ingest.max_file_bytes] [default: 1073741824]
+    #[arg(long, value_name = "BYTES")]
+    max_file_bytes: Option<u64>,
 }
 
 /// What `vbda ingest` runs.
@@ -64,12 +67,13 @@ impl Serialize for IngestPlan {
             // `ops::ingest` does not derive Serialize; every field is named so that a new one
             // is not silently left out of `--show-settings`.
             Self::Landing(settings) => {
-                let IngestSettings { landing, reingest_changed, batch_rows, batch_bytes, args: _ } = settings;
-                let mut st = s.serialize_struct("IngestSettings", 4)?;
+                let IngestSettings { landing, reingest_changed, batch_rows, batch_bytes, max_file_bytes, args: _ } = settings;
+                let mut st = s.serialize_struct("IngestSettings", 5)?;
                 st.serialize_field("landing", landing)?;
                 st.serialize_field("reingest_changed", reingest_changed)?;
                 st.serialize_field("batch_rows", batch_rows)?;
                 st.serialize_field("batch_bytes", batch_bytes)?;
+                st.serialize_field("max_file_bytes", max_file_bytes)?;
                 st.end()
             }
         }
@@ -83,16 +87,20 @@ pub(super) fn settings(args: IngestArgs, ctx: &Context) -> Result<IngestPlan> {
         reingest_changed,
         content,
         batch_rows,
+        max_file_bytes,
     } = args;
     if let Some(file) = content {
         return Ok(IngestPlan::Content(ContentSettings { file, args: ctx.args.clone() }));
     }
     let file = &ctx.project.config.ingest;
     let batch_rows = resolve(batch_rows, "VBDA_INGEST_BATCH_ROWS", file.batch_rows, Some(1_000_000))?;
+    let default_max = ingest::parse::DEFAULT_MAX_FILE_BYTES;
+    let max_file_bytes = resolve(max_file_bytes, "VBDA_INGEST_MAX_FILE_BYTES", file.max_file_bytes, Some(default_max))?;
     Ok(IngestPlan::Landing(IngestSettings {
         landing: ctx.globals.landing.value.clone().unwrap_or_else(|| "landing".into()),
         reingest_changed,
         batch_rows: batch_rows.value.unwrap_or(1_000_000).max(1),
+        max_file_bytes: max_file_bytes.value.unwrap_or(default_max).max(1),
         args: ctx.args.clone(),
         ..Default::default()
     }))

@@ -30,12 +30,12 @@ pub(super) struct StreamArgs {
     /// (a worker still waiting for partitions gets the group's session timeout on top)
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     stall_timeout: u64,
-    /// Close a batch at this many rows
-    #[arg(long, default_value_t = 100_000, value_name = "N")]
-    max_rows: usize,
-    /// Close a batch at this many payload bytes
-    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
-    max_bytes: usize,
+    /// Close a batch at this many rows (at most 5,000,000: a batch is held in memory)
+    #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=5_000_000))]
+    max_rows: u64,
+    /// Close a batch at this many payload bytes (at most 1 GiB: a batch is held in memory)
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    max_bytes: u64,
     /// Close a batch this many milliseconds after its first message
     #[arg(long, default_value_t = 5_000, value_name = "MS")]
     max_age_ms: u64,
@@ -53,8 +53,8 @@ pub(super) fn settings(args: StreamArgs, ctx: &Context) -> Result<StreamSettings
         connection: source.connection,
         topics: source.topics,
         group: source.group,
-        max_rows,
-        max_bytes,
+        max_rows: max_rows as usize,
+        max_bytes: max_bytes as usize,
         max_age: std::time::Duration::from_millis(max_age_ms),
         until_caught_up,
         stall_timeout: std::time::Duration::from_secs(stall_timeout),

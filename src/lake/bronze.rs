@@ -219,7 +219,18 @@ pub struct BronzeRows {
 impl BronzeRows {
     /// Rows that share a `batch_id` and an `ingested_at` (now).
     pub fn new(batch_id: &str) -> Self {
-        let now = Utc::now();
+        Self::at(batch_id, Utc::now())
+    }
+
+    /// Rows that continue `self`'s (the next record batch of one file): the same `batch_id`,
+    /// `ingested_at` and ingestion date.
+    pub fn continued(&self) -> Self {
+        let mut next = Self::at(&self.batch, Utc::now());
+        (next.ingested_micros, next.ingest_date) = (self.ingested_micros, self.ingest_date);
+        next
+    }
+
+    fn at(batch_id: &str, now: DateTime<Utc>) -> Self {
         let utc = || TimestampMicrosecondBuilder::new().with_timezone("UTC");
         Self {
             payload: StringBuilder::new(),

@@ -30,6 +30,54 @@ pub fn df_to_batches(df: &DataFrame, schema: &SchemaRef) -> Result<Vec<RecordBat
         }
     }
     let mut out = Vec::new();
+    for (start, len) in pieces(df)? {
+        convert_piece(&df.slice(start as i64, len), schema, &names, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Text bytes one converted record batch may hold: the table's plain string columns have
+/// 32-bit offsets (2 GiB per column and batch), which a slice of large payloads can pass.
+/// (Unit tests use 1 KiB, so that every conversion in them is split.)
+const MAX_PIECE_BYTES: usize = if cfg!(test) { 1 << 10 } else { 512 << 20 };
+
+/// `(start, rows)` pieces of `df` whose text and binary columns hold at most
+/// [`MAX_PIECE_BYTES`] together (or a single row).
+fn pieces(df: &DataFrame) -> Result<Vec<(usize, usize)>> {
+    let height = df.height();
+    let text: Vec<&Column> = df.columns().iter().filter(|c| matches!(c.dtype(), polars::prelude::DataType::String | polars::prelude::DataType::Binary)).collect();
+    if height == 0 || df.estimated_size() <= MAX_PIECE_BYTES || text.is_empty() {
+        return Ok(vec![(0, height)]);
+    }
+    let mut row_bytes = vec![0usize; height];
+    for c in text {
+        match c.dtype() {
+            polars::prelude::DataType::String => {
+                for (i, v) in c.str().map_err(polars_err)?.iter().enumerate() {
+                    row_bytes[i] += v.map_or(0, str::len);
+                }
+            }
+            _ => {
+                for (i, v) in c.binary().map_err(polars_err)?.iter().enumerate() {
+                    row_bytes[i] += v.map_or(0, <[u8]>::len);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, b) in row_bytes.into_iter().enumerate() {
+        if i > start && bytes + b > MAX_PIECE_BYTES {
+            out.push((start, i - start));
+            (start, bytes) = (i, 0);
+        }
+        bytes += b;
+    }
+    out.push((start, height - start));
+    Ok(out)
+}
+
+fn convert_piece(df: &DataFrame, schema: &SchemaRef, names: &[String], out: &mut Vec<RecordBatch>) -> Result<()> {
     for chunk in df.iter_chunks(CompatLevel::newest(), false) {
         let rows = chunk.len();
         let arrays = chunk.into_arrays();
@@ -45,7 +93,7 @@ pub fn df_to_batches(df: &DataFrame, schema: &SchemaRef) -> Result<Vec<RecordBat
             .map_err(|e| Error::data("cannot build a record batch for the table").with_source(e))?;
         out.push(batch);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Convert record batches to one DataFrame (columns in the batches' order).
@@ -223,6 +271,23 @@ mod tests {
         let df = df!("n" => [1i64]).unwrap();
         let err = df_to_batches(&df, &schema).unwrap_err();
         assert!(err.to_string().contains("`id` is required"), "{err}");
+    }
+
+    #[test]
+    fn large_text_is_split_into_batches_that_stay_inside_the_offset_limit() {
+        // 100 rows of 100 bytes: unit tests cut pieces at 1 KiB, so 10 rows a batch at most.
+        let ids: Vec<String> = (0..100).map(|i| format!("{i:0>100}")).collect();
+        let df = df!["id" => ids.clone(), "day" => vec![20089i32; 100]].unwrap();
+        let df = df.lazy().with_column(col("day").cast(polars::prelude::DataType::Date)).collect().unwrap();
+        let batches = df_to_batches(&df, &schema()).unwrap();
+        assert!(batches.len() >= 10, "{} batches", batches.len());
+        for b in &batches {
+            let text: usize = b.column(0).as_any().downcast_ref::<StringArray>().unwrap().value_data().len();
+            assert!(text <= 1 << 10, "{text} bytes in one batch");
+        }
+        let back = batches_to_df(&batches, &schema()).unwrap();
+        let got: Vec<String> = back.column("id").unwrap().str().unwrap().iter().map(|v| v.unwrap().to_string()).collect();
+        assert_eq!(got, ids, "every row, in order");
     }
 
     #[test]

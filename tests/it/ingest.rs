@@ -296,3 +296,41 @@ fn symlinks_to_files_outside_the_landing_folder_are_skipped_and_reported() {
     assert_eq!(text.code, 0, "{}", text.stderr);
     assert!(text.stdout.contains("outside the landing folder") && text.stdout.contains("leak.ndjson"), "{}", text.stdout);
 }
+
+/// A gzip member that inflates beyond `--max-file-bytes` (a gzip bomb) is refused while it
+/// inflates, as is a plain file over the limit: both reported unreadable with the limit and
+/// how to raise it (exit 1), the other files committed, nothing of the refused ones.
+#[test]
+fn a_gzip_bomb_and_a_file_over_the_size_limit_are_refused_and_the_rest_is_ingested() {
+    let ctx = TestContext::new();
+    let event = r#"{"event_id":"g1","event_type":"like","event_ts":"2025-01-01T10:00:00Z","user_id":"u","session_id":"s","content_id":"c"}"#;
+    std::fs::write(ctx.landing().join("good.ndjson"), format!("{event}\n")).unwrap();
+    // 64 MiB of blank lines in a few dozen KiB.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![b'\n'; 1 << 20];
+    for _ in 0..64 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 1 << 20);
+    std::fs::write(ctx.landing().join("bomb.ndjson.gz"), &bomb).unwrap();
+    std::fs::write(ctx.landing().join("big.ndjson"), format!("{event}\n").repeat(20_000)).unwrap();
+    let (out, stderr) = ctx.run_json_code(&["ingest", "--max-file-bytes", "1000000"], 1);
+    assert_eq!(out["files_ingested"], 1, "{out}");
+    assert_eq!(out["rows"], 1, "{out}");
+    let unreadable = out["files_unreadable"].as_array().unwrap();
+    assert_eq!(unreadable.len(), 2, "{out}");
+    for f in unreadable {
+        let reason = f["reason"].as_str().unwrap();
+        assert!(reason.contains("more than 1000000 bytes") && reason.contains("--max-file-bytes"), "{reason}");
+    }
+    assert!(unreadable.iter().any(|f| f["reason"].as_str().unwrap().contains("inflates")), "{out}");
+    assert!(stderr.contains("error:"), "{stderr}");
+    // Raised, the big file goes in (the bomb is blank lines only: counted, recorded empty).
+    let out = ctx.run_json(&["ingest", "--max-file-bytes", "100000000"]);
+    assert_eq!((out["files_ingested"].as_u64(), out["rows"].as_u64()), (Some(1), Some(20_000)), "{out}");
+    assert_eq!(out["files_empty"].as_array().map(Vec::len), Some(1), "{out}");
+    assert_eq!(out["blank_lines"], 64 << 20, "{out}");
+    let shown = ctx.run_json(&["ingest", "--show-settings"]);
+    assert_eq!(shown["settings"]["max_file_bytes"], 1u64 << 30, "the default: {shown}");
+}

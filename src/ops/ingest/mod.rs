@@ -48,6 +48,8 @@ pub struct IngestSettings {
     pub batch_rows: usize,
     /// Commit once this many payload bytes are buffered.
     pub batch_bytes: usize,
+    /// The most bytes one landing file may hold once decompressed (it is read whole).
+    pub max_file_bytes: u64,
     /// The command line, recorded in commit info (secrets already redacted).
     pub args: Vec<String>,
 }
@@ -59,6 +61,7 @@ impl Default for IngestSettings {
             reingest_changed: false,
             batch_rows: 1_000_000,
             batch_bytes: 256 * 1024 * 1024,
+            max_file_bytes: parse::DEFAULT_MAX_FILE_BYTES,
             args: Vec::new(),
         }
     }
@@ -168,12 +171,19 @@ pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettin
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let mut loaded = futures::stream::iter(pending.into_iter().map(|(object, format, gzip)| {
         let (landing, batch_id, spec) = (landing.clone(), batch_id.clone(), spec.clone());
+        let max_bytes = settings.max_file_bytes;
         async move {
-            let loaded = match landing.read(&object).await {
+            // Too large to hold: refused before a byte is read.
+            let loaded = if object.size > max_bytes {
+                Err(ReadProblem::Failed(parse::too_large(max_bytes, "the file holds")))
+            } else {
+                landing.read(&object).await
+            };
+            let loaded = match loaded {
                 Err(problem) => Loaded::Problem(problem),
                 Ok(content) => {
                     let uri = object.uri.clone();
-                    tokio::task::spawn_blocking(move || load_file(&uri, &content, format, gzip, &batch_id, &spec))
+                    tokio::task::spawn_blocking(move || load_file(&uri, &content, format, gzip, max_bytes, &batch_id, &spec))
                         .await
                         .unwrap_or_else(|e| Loaded::Unparseable(format!("reading the file failed: {e}")))
                 }
@@ -215,7 +225,7 @@ pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettin
             }
             Loaded::Rows { file, blank_lines, payload_bytes } => {
                 report.blank_lines += blank_lines;
-                rows += file.batch.num_rows();
+                rows += file.rows() as usize;
                 bytes += payload_bytes;
                 files.push(ReadFile { object, ..file });
             }
@@ -248,7 +258,7 @@ enum Loaded {
 }
 
 /// Parse a file and turn its records into bronze rows (CPU work, run off the async threads).
-fn load_file(uri: &str, content: &[u8], format: FileFormat, gzip: bool, batch_id: &str, spec: &TableSpec) -> Loaded {
+fn load_file(uri: &str, content: &[u8], format: FileFormat, gzip: bool, max_bytes: u64, batch_id: &str, spec: &TableSpec) -> Loaded {
     let placeholder = LandingObject {
         uri: uri.to_string(),
         relative: String::new(),
@@ -257,7 +267,7 @@ fn load_file(uri: &str, content: &[u8], format: FileFormat, gzip: bool, batch_id
         path: None,
         modified_secs: 0,
     };
-    match parse::parse_file(content, format, gzip) {
+    match parse::parse_file_limited(content, format, gzip, max_bytes) {
         Err(parse::FileProblem::Empty) => match ReadFile::new(placeholder, format, &[], batch_id, spec) {
             Ok(file) => Loaded::Empty(file),
             Err(e) => Loaded::Unparseable(e.to_string()),
@@ -277,23 +287,46 @@ fn load_file(uri: &str, content: &[u8], format: FileFormat, gzip: bool, batch_id
 /// A landing file read and parsed, waiting for its commit.
 struct ReadFile {
     object: LandingObject,
-    /// The file's bronze rows.
-    batch: RecordBatch,
+    /// The file's bronze rows, in record batches of bounded size.
+    batches: Vec<RecordBatch>,
     fallback_rows: u64,
 }
 
+/// Rows and text bytes per record batch of a file's bronze rows: Arrow's string columns hold
+/// at most 2 GiB each (32-bit offsets), and the file's URI is repeated on every row, so a
+/// file of any size becomes several batches well inside that limit.
+const CHUNK_ROWS: usize = 131_072;
+const CHUNK_BYTES: usize = 256 << 20;
+/// One record larger than this cannot be stored in a string column next to others.
+const MAX_RECORD_BYTES: usize = 1 << 30;
+
 impl ReadFile {
     fn new(object: LandingObject, format: FileFormat, records: &[Record], batch_id: &str, spec: &TableSpec) -> Result<Self> {
+        let mut batches = Vec::new();
+        let mut fallback_rows = 0;
         let mut rows = BronzeRows::new(batch_id);
+        let mut bytes = 0usize;
         for record in records {
+            let size = record.payload.len() + record.payload_bytes.as_ref().map_or(0, Vec::len);
+            if size > MAX_RECORD_BYTES {
+                return Err(Error::data(format!("line {} holds {size} bytes, more than the {MAX_RECORD_BYTES} one record may hold", record.line)));
+            }
+            if rows.len() >= CHUNK_ROWS || bytes + size > CHUNK_BYTES {
+                fallback_rows += rows.fallback_rows();
+                let next = rows.continued();
+                batches.push(std::mem::replace(&mut rows, next).finish(spec)?);
+                bytes = 0;
+            }
+            bytes += size;
             rows.push(record, Origin::File { uri: &object.uri, format: format.name() });
         }
-        let fallback_rows = rows.fallback_rows();
-        Ok(Self { object, batch: rows.finish(spec)?, fallback_rows })
+        fallback_rows += rows.fallback_rows();
+        batches.push(rows.finish(spec)?);
+        Ok(Self { object, batches, fallback_rows })
     }
 
     fn rows(&self) -> u64 {
-        self.batch.num_rows() as u64
+        self.batches.iter().map(|b| b.num_rows() as u64).sum()
     }
 }
 
@@ -320,7 +353,7 @@ async fn commit_files(
         }
         let listed: Vec<(LandingObject, u64)> = files.iter().map(|f| (f.object.clone(), f.rows())).collect();
         let fallback_rows: u64 = files.iter().map(|f| f.fallback_rows).sum();
-        let batches: Vec<RecordBatch> = files.iter().map(|f| f.batch.clone()).collect();
+        let batches: Vec<RecordBatch> = files.iter().flat_map(|f| f.batches.iter().cloned()).collect();
         match commit_batch(table, batches, fallback_rows, &listed, settings, batch_id).await {
             Ok(outcome) => {
                 for (object, rows) in &listed {
@@ -420,5 +453,22 @@ mod tests {
         let err = commit(second).await.unwrap_err();
         assert!(is_concurrent_commit(&err), "{err:?}");
         assert!(!is_concurrent_commit(&Error::environment("disk full")));
+    }
+
+    /// A file's rows become record batches of bounded rows, sharing ingested_at: however large
+    /// the file, no string column of one batch reaches Arrow's 2 GiB offset limit.
+    #[test]
+    fn a_large_file_becomes_several_bounded_batches_with_one_ingestion_time() {
+        let catalog = Catalog::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let spec = catalog.table(BRONZE).unwrap();
+        let text = "{\"event_id\":\"e\",\"event_ts\":1}\n".repeat(CHUNK_ROWS * 2 + 5);
+        let records = parse::parse_file(text.as_bytes(), FileFormat::Ndjson, false).unwrap().records;
+        let object = LandingObject { uri: "file:///x.ndjson".into(), relative: "x.ndjson".into(), size: 0, fingerprint: String::new(), path: None, modified_secs: 0 };
+        let file = ReadFile::new(object, FileFormat::Ndjson, &records, "b", spec).unwrap();
+        assert_eq!(file.batches.len(), 3);
+        assert_eq!(file.rows(), (CHUNK_ROWS * 2 + 5) as u64);
+        assert!(file.batches.iter().all(|b| b.num_rows() <= CHUNK_ROWS));
+        let at = |b: &RecordBatch| format!("{:?}", b.column_by_name("ingested_at").unwrap().slice(0, 1));
+        assert_eq!(at(&file.batches[0]), at(&file.batches[2]), "one ingestion time per file");
     }
 }

@@ -86,19 +86,42 @@ impl std::fmt::Display for FileProblem {
     }
 }
 
+/// The default of `ingest.max_file_bytes`: the most bytes one landing file may hold once
+/// decompressed. Files are read whole, a few at once, so this bounds ingest's memory.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 1 << 30;
+
 /// Read a whole file, or say why it gives no rows.
 pub fn parse_file(bytes: &[u8], format: FileFormat, gzip: bool) -> Result<ParsedFile, FileProblem> {
-    parse_whole(bytes, format, gzip).map_err(FileProblem::Unreadable)?.ok_or(FileProblem::Empty)
+    parse_file_limited(bytes, format, gzip, DEFAULT_MAX_FILE_BYTES)
+}
+
+/// [`parse_file`] for a file that may hold at most `max_bytes` once decompressed: a gzip
+/// member that inflates beyond it (a "gzip bomb", or a file too large to hold) is refused
+/// while inflating, before it takes the memory.
+pub fn parse_file_limited(bytes: &[u8], format: FileFormat, gzip: bool, max_bytes: u64) -> Result<ParsedFile, FileProblem> {
+    parse_whole(bytes, format, gzip, max_bytes).map_err(FileProblem::Unreadable)?.ok_or(FileProblem::Empty)
+}
+
+/// The reason given for a file over the limit.
+pub fn too_large(max_bytes: u64, what: &str) -> String {
+    format!("{what} more than {max_bytes} bytes (ingest.max_file_bytes; raise it with --max-file-bytes or VBDA_INGEST_MAX_FILE_BYTES, or split the file)")
 }
 
 /// `Ok(None)` for an empty file; `Err` is the reason the file as a whole cannot be read.
-fn parse_whole(bytes: &[u8], format: FileFormat, gzip: bool) -> Result<Option<ParsedFile>, String> {
+fn parse_whole(bytes: &[u8], format: FileFormat, gzip: bool, max_bytes: u64) -> Result<Option<ParsedFile>, String> {
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large(max_bytes, "the file holds"));
+    }
     let decompressed;
     let bytes = if gzip {
-        let mut out = Vec::with_capacity(bytes.len() * 4);
+        let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(max_bytes as usize));
         flate2::read::MultiGzDecoder::new(bytes)
+            .take(max_bytes.saturating_add(1))
             .read_to_end(&mut out)
             .map_err(|e| format!("not a valid gzip file: {e}"))?;
+        if out.len() as u64 > max_bytes {
+            return Err(too_large(max_bytes, "the gzip file inflates to"));
+        }
         decompressed = out;
         &decompressed[..]
     } else {
@@ -116,7 +139,7 @@ fn parse_whole(bytes: &[u8], format: FileFormat, gzip: bool) -> Result<Option<Pa
             if first == Some(&b'[') { parse_json_array(bytes)? } else { parse_ndjson(bytes) }
         }
         FileFormat::Csv => parse_csv(bytes)?,
-        FileFormat::Parquet => parse_parquet(bytes)?,
+        FileFormat::Parquet => parse_parquet(bytes, max_bytes)?,
     };
     Ok(Some(parsed))
 }
@@ -326,12 +349,13 @@ fn csv_row_to_json(header: &[String], cells: &[String]) -> String {
     serde_json::Value::Object(root).to_string()
 }
 
-fn parse_parquet(bytes: &[u8]) -> Result<ParsedFile, String> {
+fn parse_parquet(bytes: &[u8], max_bytes: u64) -> Result<ParsedFile, String> {
     // Polars' JSON writer has panicking corners for some types; a bad file must never take
     // the whole run down, so it is contained here and reported like any unreadable file.
     let owned = bytes.to_vec();
     std::panic::catch_unwind(move || parquet_to_ndjson(owned))
         .unwrap_or_else(|_| Err("cannot convert this Parquet file's rows to JSON".to_string()))
+        .and_then(|buf| if buf.len() as u64 > max_bytes { Err(too_large(max_bytes, "the Parquet rows as JSON take")) } else { Ok(buf) })
         .map(|buf| {
             let mut parsed = parse_ndjson(&buf);
             parsed.blank_lines = 0;
