@@ -14,4 +14,7 @@ pub mod quality;
 pub mod settings;
 pub mod telemetry;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use error::{Error, Result};

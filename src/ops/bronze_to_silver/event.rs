@@ -75,7 +75,7 @@ pub fn parse_event(payload: &str, original_bytes: bool, text_numbers: bool) -> R
 }
 
 /// The general reader: any JSON value, exact rejection reasons.
-fn parse_slow(payload: &str, text_numbers: bool) -> Result<TypedEvent<'static>, Rejection> {
+pub(crate) fn parse_slow(payload: &str, text_numbers: bool) -> Result<TypedEvent<'static>, Rejection> {
     let value: Value = serde_json::from_str(payload).map_err(|e| reject("parse_json", format!("malformed JSON: {e}")))?;
     let Value::Object(root) = value else {
         return Err(reject("parse_json", "payload is not a JSON object"));
@@ -136,7 +136,7 @@ fn parse_slow(payload: &str, text_numbers: bool) -> Result<TypedEvent<'static>, 
 /// contract types, read straight into the typed fields without building a JSON tree. Any
 /// deviation (a wrong type, a duplicate key, an unreadable time, ...) returns None and the
 /// general reader decides, so both give the same event for every payload this accepts.
-mod fast {
+pub(crate) mod fast {
     use std::borrow::Cow;
 
     use chrono::DateTime;
@@ -304,7 +304,7 @@ mod fast {
         }
     }
 
-    pub(super) fn parse(payload: &str) -> Option<TypedEvent<'_>> {
+    pub(crate) fn parse(payload: &str) -> Option<TypedEvent<'_>> {
         // A struct would also accept a JSON array positionally: only objects are events.
         if !payload.trim_start().starts_with('{') {
             return None;
