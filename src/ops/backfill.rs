@@ -131,7 +131,9 @@ pub async fn backfill(lake: &Lakehouse, catalog: &Catalog, s: &BackfillSettings)
         .await
         .map_err(|e| e.context(format!("backfill stopped at {date} (silver-to-gold); rerun it to go on from there")))?;
         state.done.insert(date);
+        crate::failpoint::hit("backfill.before_state");
         save(&store, &key, &shown, &state).await?;
+        crate::failpoint::hit("backfill.after_state");
         let gold_rows = gold.models.iter().map(|m| m.rows).sum();
         info!(%date, silver_rows = silver.silver_rows, gold_rows, "Backfilled a date.");
         report.dates.push(BackfillDate {

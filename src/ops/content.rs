@@ -115,7 +115,9 @@ pub async fn load_content(lake: &Lakehouse, catalog: &Catalog, s: &ContentSettin
         .with_count("rows_dropped", dropped.height() as u64)
         .with_detail("file", serde_json::json!(file.display().to_string()));
     let table = lake.open_or_create(spec).await?;
+    crate::failpoint::hit("content.before_commit");
     let (_, outcome) = lake::overwrite_table(table, spec, batches, info).await?;
+    crate::failpoint::hit("content.after_commit");
     Ok(ContentReport {
         file: file.display().to_string(),
         rows_read,

@@ -192,7 +192,9 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
         }
         let batches = lake::df_to_batches(&rows, &lake::arrow_schema(&spec))?;
         let mut table = targets.remove(&job.name).expect("every model's table was opened");
+        crate::failpoint::hit("silver_to_gold.before_commit");
         let outcome = table.overwrite_partitions("date", &date_strings, batches, info).await?;
+        crate::failpoint::hit("silver_to_gold.after_commit");
         info!(model = %job.name, version = outcome.version, rows = report.rows, "Rebuilt gold dates.");
         report.write = Some(outcome);
         report.seconds += publish_started.elapsed().as_secs_f64();

@@ -7,6 +7,7 @@ mod airflow;
 mod backfill;
 mod catalog;
 mod cli;
+mod crash;
 mod gold;
 mod ingest;
 mod kafka_broker;

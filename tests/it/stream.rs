@@ -133,6 +133,29 @@ fn after_bronze_is_restored_the_stream_reads_the_restored_away_messages_again_on
     assert_eq!(payloads, expected(90));
 }
 
+/// The stream aborted (VBDA_FAILPOINT) right before a bronze commit, and right after one but
+/// before Kafka's offsets follow: the restarted stream lands every message exactly once.
+#[test]
+fn crashed_before_or_after_a_bronze_commit_the_rerun_lands_every_message_once() {
+    use std::os::unix::process::ExitStatusExt;
+    let (_cluster, brokers) = cluster();
+    produce(&brokers, 0, 90);
+    for point in ["stream.before_commit#2", "stream.after_commit#2", "stream.after_commit"] {
+        let ctx = TestContext::new();
+        let group = format!("crash-{}", point.replace(['#', '.'], "-"));
+        let mut args = stream_args(&brokers, &["--until-caught-up", "--max-rows", "20"]);
+        let at = args.iter().position(|a| *a == "vbda").unwrap();
+        args[at] = &group;
+        let out = ctx.vbda().env("VBDA_FAILPOINT", point).args(&args).output().unwrap();
+        assert_eq!(out.status.signal(), Some(6), "{point}: {}", String::from_utf8_lossy(&out.stderr));
+        let again = ctx.run_json(&args);
+        assert_eq!(again["stopped_by"], "caught up", "{point}: {again}");
+        let (counts, payloads) = bronze_offsets(&ctx);
+        assert!(counts.values().all(|n| *n == 1), "{point}: no message twice");
+        assert_eq!(payloads, expected(90), "{point}: every message");
+    }
+}
+
 #[test]
 fn killed_at_random_moments_and_restarted_every_message_lands_exactly_once() {
     let (_cluster, brokers) = cluster();

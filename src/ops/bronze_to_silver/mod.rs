@@ -178,8 +178,11 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
             .with_detail("dates", counts_json.clone())
             .with_detail("table", serde_json::json!(table))
     };
+    crate::failpoint::hit("bronze_to_silver.before_commits");
     let silver_out = silver_out.commit(silver.delta(), info("silver")).await?;
+    crate::failpoint::hit("bronze_to_silver.between_commits");
     let quarantine_out = quarantine_out.commit(quarantine.delta(), info("quarantine")).await?;
+    crate::failpoint::hit("bronze_to_silver.after_commits");
     info!(bronze_version, silver_version = silver_out.version, quarantine_version = quarantine_out.version, "Rebuilt silver dates.");
     Ok(BronzeToSilverReport {
         bronze_version,

@@ -425,7 +425,10 @@ async fn commit_batch(
     for (object, _) in files {
         info = info.with_transaction(app_id(object), file_version(object));
     }
-    table.append(batches, info).await
+    crate::failpoint::hit("ingest.before_commit");
+    let outcome = table.append(batches, info).await;
+    crate::failpoint::hit("ingest.after_commit");
+    outcome
 }
 
 #[cfg(test)]

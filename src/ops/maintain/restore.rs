@@ -84,7 +84,10 @@ pub async fn restore(lake: &Lakehouse, catalog: &Catalog, s: &RestoreSettings) -
     }
     let builder = t.clone().restore().with_version_to_restore(target as u64);
     let target = format!("version {target}");
-    let (after, metrics) = builder.with_commit_properties(info.properties()).await.map_err(|e| {
+    crate::failpoint::hit("restore.before_commit");
+    let restored = builder.with_commit_properties(info.properties()).await;
+    crate::failpoint::hit("restore.after_commit");
+    let (after, metrics) = restored.map_err(|e| {
         let text = e.to_string();
         if text.contains("missing") || text.contains("not found") || text.contains("NotFound") {
             Error::data(format!("cannot restore {} to {target}: some of its data files were removed by vacuum", spec.id))

@@ -467,8 +467,10 @@ impl<'a> Worker<'a> {
                 serde_json::json!(batch.next.iter().map(|((t, p), n)| (format!("{t}/{p}"), *n)).collect::<BTreeMap<_, _>>()),
             );
             let record_batch = to_bronze(self.bronze.spec(), &batch.rows)?;
+            crate::failpoint::hit("stream.before_commit");
             match self.bronze.append(vec![record_batch], info).await {
                 Ok(outcome) => {
+                    crate::failpoint::hit("stream.after_commit");
                     self.report.rows_committed += rows;
                     self.report.tombstones += batch.tombstones;
                     self.report.commits += 1;
