@@ -14,6 +14,7 @@ mod kafka_broker;
 mod kafka_e2e;
 mod maintain;
 mod produce;
+mod property;
 mod s3;
 mod settings;
 mod silver;
