@@ -108,3 +108,30 @@ impl Progress {
         }
     }
 }
+
+/// Run `work`, turning a panic inside it (a library's, on damaged input) into `None` without
+/// the panic message on stderr: the caller reports the input as unreadable. Panics anywhere
+/// else keep the default report.
+pub fn contained<T>(work: impl FnOnce() -> T + std::panic::UnwindSafe) -> Option<T> {
+    use std::sync::Once;
+    use std::sync::atomic::Ordering;
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if CONTAINED.load(Ordering::SeqCst) > 0 {
+                tracing::debug!(panic = %info, "Contained a library panic on damaged input.");
+            } else {
+                default(info);
+            }
+        }));
+    });
+    CONTAINED.fetch_add(1, Ordering::SeqCst);
+    let out = std::panic::catch_unwind(work).ok();
+    CONTAINED.fetch_sub(1, Ordering::SeqCst);
+    out
+}
+
+/// How many [`contained`] sections are running (Polars panics on its own worker threads, so
+/// this cannot be per thread).
+static CONTAINED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

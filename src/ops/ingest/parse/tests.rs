@@ -169,3 +169,26 @@ fn csv_quote_checks_the_csv_crate_would_not_make() {
     assert_eq!((open.line, open.payload.as_str()), (6, "\"open,4\nnext,5\n"), "an open quote runs to the end of the file");
     assert!(open.event_date.as_ref().unwrap_err().contains("unclosed quote"));
 }
+
+/// Damaged Parquet footers and pages (the fuzz harness found Polars panicking on them: in the
+/// footer's Thrift, in page bounds, in bitmaps) are reported as unreadable files, never a panic.
+#[test]
+fn damaged_parquet_files_are_unreadable_not_a_panic() {
+    let seed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/parquet/silver_row.parquet")).unwrap();
+    assert!(parse_file(&seed, FileFormat::Parquet, false).is_ok(), "the seed itself reads");
+    let mut unreadable = 0;
+    for at in (0..seed.len()).step_by(7) {
+        for byte in [0x00, 0xff, 0x7f] {
+            let mut damaged = seed.clone();
+            damaged[at] = byte;
+            if let Err(e) = parse_file(&damaged, FileFormat::Parquet, false) {
+                assert!(!e.to_string().is_empty());
+                unreadable += 1;
+            }
+        }
+    }
+    assert!(unreadable > 0, "some damage is detected");
+    for cut in [4, 8, seed.len() / 2, seed.len() - 9, seed.len() - 1] {
+        assert!(parse_file(&seed[..cut], FileFormat::Parquet, false).is_err(), "truncated at {cut}");
+    }
+}
