@@ -132,7 +132,7 @@ impl TableProblem {
         let (table, first) = problems.next()?;
         let others = problems.count();
         let more = if others > 0 { format!(" ({others} more table(s) could not be read either)") } else { String::new() };
-        let message = format!("{}{more}; the other tables are listed above", first.error);
+        let message = format!("{}{more}", first.error);
         let message = if first.error.contains(table) { message } else { format!("{table}: {message}") };
         let e = if first.retry { Error::environment(message) } else { Error::data(message) };
         Some(match &first.hint {
