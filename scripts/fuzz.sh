@@ -10,4 +10,4 @@ source scripts/env.sh
 export CARGO_TARGET_DIR="${VBDA_FUZZ_TARGET_DIR:-$HOME/.cache/vbda-target-release}"
 seconds="${1:-90}"
 filter="${2:-fuzz::}"
-VBDA_FUZZ_SECONDS="$seconds" cargo test --release --lib -- "$filter" --nocapture --test-threads 1 2>&1 | grep -E '^fuzz |panicked|FAILED|test result'
+VBDA_FUZZ_SECONDS="$seconds" cargo test --release --lib -- "$filter" --nocapture --test-threads 1 2>&1 | grep -oE 'fuzz [a-z_]+: .*|.*panicked.*|.*FAILED.*|test result.*'

@@ -76,7 +76,16 @@ pub fn parse_event(payload: &str, original_bytes: bool, text_numbers: bool) -> R
 
 /// The general reader: any JSON value, exact rejection reasons.
 pub(crate) fn parse_slow(payload: &str, text_numbers: bool) -> Result<TypedEvent<'static>, Rejection> {
-    let value: Value = serde_json::from_str(payload).map_err(|e| reject("parse_json", format!("malformed JSON: {e}")))?;
+    let value: Value = match serde_json::from_str(payload) {
+        Ok(v) => v,
+        // Valid JSON whose number is beyond f64 (`1e999`): the fast reader skips such a value in
+        // a field silver ignores, so the general reader must read the payload too (the fuzz
+        // harness found the two disagreeing). The number reads as the largest finite double,
+        // which the range rules quarantine where silver types the field.
+        Err(e) if e.to_string().starts_with("number out of range") => serde_json::from_str(&clamp_huge_numbers(payload))
+            .map_err(|e| reject("parse_json", format!("malformed JSON: {e}")))?,
+        Err(e) => return Err(reject("parse_json", format!("malformed JSON: {e}"))),
+    };
     let Value::Object(root) = value else {
         return Err(reject("parse_json", "payload is not a JSON object"));
     };
@@ -407,6 +416,40 @@ impl Reader {
     }
 }
 
+/// `payload` with every number outside f64's range (outside strings) replaced by the largest
+/// finite double of its sign.
+fn clamp_huge_numbers(payload: &str) -> String {
+    let bytes = payload.as_bytes();
+    let mut out = String::with_capacity(payload.len());
+    let (mut i, mut copied) = (0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len() && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+                    i += 1;
+                }
+                let token = &payload[start..i];
+                if token.parse::<f64>().is_ok_and(f64::is_infinite) {
+                    out.push_str(&payload[copied..start]);
+                    out.push_str(if token.starts_with('-') { "-1.7976931348623157e308" } else { "1.7976931348623157e308" });
+                    copied = i;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&payload[copied.min(payload.len())..]);
+    out
+}
+
 fn wrong_type(prefix: &str, key: &str, expected: &str, got: &Value) -> Rejection {
     let shown = got.to_string();
     let shown = if shown.len() > 60 { format!("{}...", &shown[..shown.char_indices().nth(57).map_or(shown.len(), |(i, _)| i)]) } else { shown };
@@ -416,6 +459,20 @@ fn wrong_type(prefix: &str, key: &str, expected: &str, got: &Value) -> Rejection
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the fuzz harness: a number beyond f64 in a field silver ignores made the fast
+    /// reader accept and the general reader reject the same payload. Both now read it; in a
+    /// typed field it becomes the largest double, which the range rules quarantine.
+    #[test]
+    fn a_number_beyond_f64_reads_the_same_in_both_readers() {
+        let p = r#"{"event_id":"e","event_type":"play","event_ts":"2025-01-01T00:00:00Z","extra":{"x":1e999,"s":"1e999 \" -2e400"},"y":-1e400}"#;
+        let general = parse_slow(p, false).expect("the general reader reads it");
+        assert_eq!(fast::parse(p), Some(general.clone()), "the fast reader gives the same event");
+        assert_eq!(general.event_id.as_deref(), Some("e"));
+        let typed = parse_event(r#"{"event_id":"e","event_ts":"2025-01-01T00:00:00Z","playback":{"position_s":1e999}}"#, false, false).unwrap();
+        assert_eq!(typed.position_s, Some(f64::MAX));
+        assert_eq!(clamp_huge_numbers(r#"{"a":"1e999","b":1e999,"c":1.5}"#), r#"{"a":"1e999","b":1.7976931348623157e308,"c":1.5}"#);
+    }
 
     fn ok(payload: &str) -> TypedEvent<'_> {
         parse_event(payload, false, false).unwrap_or_else(|r| panic!("{payload}: {r:?}"))
