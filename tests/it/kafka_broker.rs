@@ -78,8 +78,27 @@ fn make_certificates(dir: &Path) {
 }
 
 impl Kafka {
-    /// Formats a new single-node cluster and starts it; returns once it answers.
+    /// Formats a new single-node cluster and starts it; returns once it answers. A free port
+    /// can be taken by another test between choosing it and the broker binding it: then the
+    /// broker is started again on new ports (up to three times).
     pub fn start() -> Kafka {
+        for attempt in 1.. {
+            match std::panic::catch_unwind(Self::start_once) {
+                Ok(kafka) => return kafka,
+                Err(panic) => {
+                    let text = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+                    let port_taken = ["BindException", "Address already in use", "ServerSocketAdaptor.bind"].iter().any(|t| text.contains(t));
+                    if !port_taken || attempt == 3 {
+                        std::panic::resume_unwind(panic);
+                    }
+                    eprintln!("the test broker's port was taken meanwhile; starting it on new ports");
+                }
+            }
+        }
+        unreachable!()
+    }
+
+    fn start_once() -> Kafka {
         let dir = tempfile::tempdir().unwrap();
         make_certificates(dir.path());
         let (plaintext, sasl_plaintext, sasl_ssl, controller) = (free_port(), free_port(), free_port(), free_port());
