@@ -12,7 +12,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tracing::{debug, info, warn};
 
 use super::{
-    CLOSE_WAIT, KAFKA_ERROR_LIMIT, LAG_REFRESH, PEER_REFRESH, Shutdown, StreamReport, StreamSettings,
+    CLOSE_WAIT, KAFKA_ERROR_LIMIT, LAG_REFRESH, Shutdown, StreamReport, StreamSettings,
 };
 use crate::catalog::{Catalog, TableSpec};
 use crate::error::{Context, Error, Result};
@@ -22,7 +22,10 @@ use crate::lake::bronze::{BronzeRows, Origin, Record, TABLE as BRONZE};
 use crate::lake::{self, CommitInfo, Lakehouse};
 use crate::ops::stream_metrics::Metrics;
 
+mod catch_up;
 mod topic_ids;
+
+use catch_up::CatchUp;
 
 /// A message's place and content, until its batch is committed.
 struct Pending {
@@ -51,14 +54,6 @@ impl Batch {
     fn is_empty(&self) -> bool {
         self.next.is_empty()
     }
-}
-
-/// `--until-caught-up`'s bookkeeping: the end offsets at start and when anything last moved.
-struct CatchUp {
-    targets: HashMap<TopicPartition, i64>,
-    last_peer_refresh: Instant,
-    /// The sum of bronze's and this consumer's offsets, and when it last changed.
-    progress: (i64, Instant),
 }
 
 /// Kafka errors come in episodes (brokers away): retried with a pause, up to a limit.
@@ -221,77 +216,6 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// With `--until-caught-up` and no batch open: whether bronze (or this consumer's
-    /// position, on the partitions it holds) has reached every end offset seen at start.
-    /// Fails (exit 3) when nothing moved for the stall timeout.
-    async fn caught_up(&mut self) -> Result<bool> {
-        if self.catch_up.is_none() {
-            return Ok(false);
-        }
-        // Where this worker's consumer stands on the partitions it holds: past a target it
-        // has read everything there is below it, even when the last offsets were not
-        // messages (transaction markers) and so never reach bronze.
-        let positions: HashMap<TopicPartition, i64> = self
-            .consumer()?
-            .position()
-            .map(|tpl| {
-                tpl.elements()
-                    .iter()
-                    .filter_map(|e| match e.offset() {
-                        Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut left = self.behind(&positions);
-        let catch_up = self.catch_up.as_mut().expect("catch_up checked above");
-        // Partitions this worker does not hold are caught up by the others: look at bronze.
-        if !left.is_empty() && catch_up.last_peer_refresh.elapsed() >= PEER_REFRESH {
-            catch_up.last_peer_refresh = Instant::now();
-            self.bronze.reload().await?;
-            left = self.behind(&positions);
-        }
-        let catch_up = self.catch_up.as_ref().expect("catch_up checked above");
-        let moved: i64 =
-            catch_up.targets.keys().map(|tp| self.in_bronze(tp).unwrap_or(0)).sum::<i64>() + positions.values().sum::<i64>();
-        // A worker that holds no partitions waits for the group: a member that died without
-        // leaving keeps its partitions for a session timeout, which must not count as a stall.
-        let grace = if self.assigned.is_empty() { self.s.session_timeout() } else { Duration::ZERO };
-        let stalled = catch_up.progress.1.elapsed() > self.s.stall_timeout + grace;
-        let catch_up = self.catch_up.as_mut().expect("catch_up checked above");
-        if moved != catch_up.progress.0 {
-            catch_up.progress = (moved, Instant::now());
-        } else if !left.is_empty() && stalled {
-            let list = left.iter().map(|(t, p)| format!("{t}/{p}")).collect::<Vec<_>>().join(", ");
-            return Err(Error::environment(format!(
-                "not caught up: {list} still behind their end offsets, and nothing moved for {} s (neither this worker's reads nor bronze)",
-                self.s.stall_timeout.as_secs()
-            ))
-            .with_hint(format!(
-                "check the brokers and the consumer group {} (`vbda status`: lag, members); rerun: bronze holds what was committed",
-                self.s.group
-            )));
-        }
-        Ok(left.is_empty())
-    }
-
-    /// The partitions still short of their end offset, sorted.
-    fn behind(&self, positions: &HashMap<TopicPartition, i64>) -> Vec<TopicPartition> {
-        let Some(catch_up) = &self.catch_up else { return Vec::new() };
-        let mut v: Vec<TopicPartition> = catch_up
-            .targets
-            .iter()
-            .filter(|(tp, end)| {
-                let read = if self.assigned.contains(tp) { positions.get(*tp).copied().unwrap_or(0) } else { 0 };
-                self.in_bronze(tp).unwrap_or(0).max(read) < **end
-            })
-            .map(|(tp, _)| tp.clone())
-            .collect();
-        v.sort();
-        v
-    }
-
     /// Whether the open batch must be committed now: full, old enough, the worker is
     /// stopping, or it takes this worker's partitions to their end offsets.
     fn batch_due(&self) -> bool {
@@ -301,21 +225,6 @@ impl<'a> Worker<'a> {
         let full = self.batch.rows.len() >= self.s.max_rows || self.batch.bytes >= self.s.max_bytes;
         let aged = self.batch.opened.is_some_and(|t| t.elapsed() >= self.s.max_age);
         full || aged || self.stop.is_some() || self.completes_catch_up()
-    }
-
-    /// Whether the open batch takes this worker's partitions to their end offsets, moving at
-    /// least one of them there (then it is committed at once instead of waiting for its age;
-    /// once there, later messages wait for the batch's age like any others).
-    fn completes_catch_up(&self) -> bool {
-        let Some(catch_up) = &self.catch_up else { return false };
-        let done = |tp: &TopicPartition| self.in_bronze(tp).unwrap_or(0);
-        let crosses =
-            self.batch.next.iter().any(|(tp, n)| catch_up.targets.get(tp).is_some_and(|end| done(tp) < *end && n >= end));
-        crosses
-            && self.assigned.iter().all(|tp| {
-                let next = self.batch.next.get(tp).copied().unwrap_or_else(|| done(tp));
-                catch_up.targets.get(tp).is_none_or(|end| next >= *end)
-            })
     }
 
     /// After a Kafka error, wait a moment (a stop is still heard) before reading again.
