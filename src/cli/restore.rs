@@ -44,9 +44,8 @@ pub(super) async fn run(settings: RestoreSettings, ctx: &Context<'_>) -> Result<
 }
 
 fn text(r: &RestoreReport) -> String {
-    let to = if r.restored_to >= 0 { format!("version {}", r.restored_to) } else { "the given time".to_string() };
     format!(
-        "restore {}: back to {to} as new version {} ({} files restored, {} removed, {} recorded transactions taken back)",
-        r.table, r.version, r.files_restored, r.files_removed, r.transactions_restored
+        "restore {}: back to version {} as new version {} ({} files restored, {} removed, {} recorded transactions taken back)",
+        r.table, r.restored_to, r.version, r.files_restored, r.files_removed, r.transactions_restored
     )
 }

@@ -59,7 +59,8 @@ async fn find(url: &Url, options: &HashMap<String, String>) -> Option<Corrupt> {
         .iter()
         .filter_map(|m| {
             let stem = m.location.filename()?.strip_suffix(".json")?;
-            (stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit())).then(|| Some((stem.parse().ok()?, m.location.clone())))?
+            let version = stem.parse().ok().filter(|_| stem.len() == 20)?;
+            Some((version, m.location.clone()))
         })
         .collect();
     commits.sort();

@@ -62,6 +62,14 @@ fn bronze_offsets(ctx: &TestContext) -> (BTreeMap<(i64, i64), u32>, Vec<String>)
     (counts, payloads)
 }
 
+/// Bronze holds messages 0..n, each exactly once.
+fn assert_exactly_once(ctx: &TestContext, n: usize, what: &str) {
+    let (counts, payloads) = bronze_offsets(ctx);
+    let twice: Vec<_> = counts.iter().filter(|(_, c)| **c != 1).collect();
+    assert!(twice.is_empty(), "{what}: no message twice: {twice:?}");
+    assert_eq!(payloads, expected(n), "{what}: every message");
+}
+
 fn expected(n: usize) -> Vec<String> {
     let mut all: Vec<String> = (0..n).map(event).collect();
     all.sort();
@@ -128,9 +136,7 @@ fn after_bronze_is_restored_the_stream_reads_the_restored_away_messages_again_on
     assert_eq!(bronze_offsets(&ctx).1, expected(60));
     let again = ctx.run_json(&stream_args(&brokers, &["--until-caught-up"]));
     assert_eq!(again["rows_committed"], 30, "{again}");
-    let (counts, payloads) = bronze_offsets(&ctx);
-    assert!(counts.values().all(|n| *n == 1), "no message twice");
-    assert_eq!(payloads, expected(90));
+    assert_exactly_once(&ctx, 90, "after the rerun");
 }
 
 /// The stream aborted (VBDA_FAILPOINT) right before a bronze commit, and right after one but
@@ -150,9 +156,7 @@ fn crashed_before_or_after_a_bronze_commit_the_rerun_lands_every_message_once() 
         assert_eq!(out.status.signal(), Some(6), "{point}: {}", String::from_utf8_lossy(&out.stderr));
         let again = ctx.run_json(&args);
         assert_eq!(again["stopped_by"], "caught up", "{point}: {again}");
-        let (counts, payloads) = bronze_offsets(&ctx);
-        assert!(counts.values().all(|n| *n == 1), "{point}: no message twice");
-        assert_eq!(payloads, expected(90), "{point}: every message");
+        assert_exactly_once(&ctx, 90, point);
     }
 }
 
@@ -229,9 +233,7 @@ fn two_workers_in_one_group_share_the_partitions_exactly_once() {
     let first: Vec<String> = expected(150);
     assert!(first.iter().all(|p| payloads.contains(p)), "both workers caught up with the first 150 before stopping");
     ctx.run_json(&stream_args(&brokers, &["--until-caught-up"]));
-    let (counts, payloads) = bronze_offsets(&ctx);
-    assert!(counts.values().all(|n| *n == 1), "no message twice");
-    assert_eq!(payloads, expected(200));
+    assert_exactly_once(&ctx, 200, "after the rerun");
 }
 
 /// Three workers in one group: a third joins mid-stream (a rebalance), then one is SIGKILLed
@@ -258,9 +260,7 @@ fn three_workers_with_rebalances_land_every_message_exactly_once() {
     }
     let out = ctx.run_json(&stream_args(&brokers, &["--until-caught-up"]));
     assert_eq!(out["stopped_by"], "caught up", "{out}");
-    let (counts, payloads) = bronze_offsets(&ctx);
-    assert!(counts.values().all(|n| *n == 1), "no message twice");
-    assert_eq!(payloads, expected(900));
+    assert_exactly_once(&ctx, 900, "after the rerun");
 }
 
 /// `--metrics-addr` serves Prometheus metrics that `promtool check metrics` accepts.
@@ -338,9 +338,7 @@ fn a_broker_that_goes_away_and_comes_back_loses_nothing() {
     assert!(asked.elapsed() < Duration::from_secs(20), "took {:?} to stop", asked.elapsed());
     cluster.broker_up(1).unwrap();
     ctx.run_json(&stream_args(&brokers, &["--until-caught-up"]));
-    let (counts, payloads) = bronze_offsets(&ctx);
-    assert!(counts.values().all(|n| *n == 1), "no message twice");
-    assert_eq!(payloads, expected(60));
+    assert_exactly_once(&ctx, 60, "after the rerun");
 }
 
 /// A transactional producer leaves a commit marker after its messages: the partition's end

@@ -53,53 +53,51 @@ pub async fn restore(lake: &Lakehouse, catalog: &Catalog, s: &RestoreSettings) -
     let spec = catalog.table(table)?;
     let t = open_existing(lake, spec).await?;
     let current = t.version().map(|v| v as i64).unwrap_or(0);
-    let target = match (version, timestamp) {
+    // The table as of the restored version: its transactions are the ones to go back to.
+    let mut then = t.clone();
+    match (version, timestamp) {
         (Some(v), _) => {
             if v < 0 || v > current {
                 return Err(Error::data(format!("{} has no version {v}: its versions are 0 to {current}", spec.id))
                     .with_hint(format!("`vbda history {}` lists them", spec.id)));
             }
-            v
+            then.load_version(v as u64).await.map_err(|e| from_delta(e, format!("cannot read {} at version {v}", spec.id)))?;
         }
         (None, Some(ts)) => {
             let when = DateTime::parse_from_rfc3339(ts)
                 .data_err(|| format!("--timestamp `{ts}` is not RFC 3339 (e.g. 2025-01-01T12:00:00Z)"))?
                 .with_timezone(&Utc);
-            let mut at = t.clone();
-            at.load_with_datetime(when).await.map_err(|e| {
+            then.load_with_datetime(when).await.map_err(|e| {
                 Error::data(format!("{} has no version at or before {ts}", spec.id))
                     .with_hint(format!("`vbda history {}` lists the versions and their times", spec.id))
                     .with_source(e)
             })?;
-            at.version().map(|v| v as i64).unwrap_or(0)
         }
         (None, None) => return Err(Error::data("restore needs --version N or --timestamp T")),
-    };
-    let mut then = t.clone();
-    then.load_version(target as u64).await.map_err(|e| from_delta(e, format!("cannot read {} at version {target}", spec.id)))?;
+    }
+    let target = then.version().map(|v| v as i64).unwrap_or(0);
     let transactions = txn::restored_transactions(&t, &then).await?;
     let mut info = CommitInfo::new("restore").with_args(args.iter().cloned()).with_detail("restored_to", serde_json::json!(target));
     for (app, v) in &transactions {
         info = info.with_transaction(app.clone(), *v);
     }
     let builder = t.clone().restore().with_version_to_restore(target as u64);
-    let target = format!("version {target}");
     crate::failpoint::hit("restore.before_commit");
     let restored = builder.with_commit_properties(info.properties()).await;
     crate::failpoint::hit("restore.after_commit");
     let (after, metrics) = restored.map_err(|e| {
         let text = e.to_string();
         if text.contains("missing") || text.contains("not found") || text.contains("NotFound") {
-            Error::data(format!("cannot restore {} to {target}: some of its data files were removed by vacuum", spec.id))
+            Error::data(format!("cannot restore {} to version {target}: some of its data files were removed by vacuum", spec.id))
                 .with_hint("a version can be restored only while its files are inside the retention window")
                 .with_source(e)
         } else {
-            from_delta(e, format!("cannot restore {} to {target}", spec.id))
+            from_delta(e, format!("cannot restore {} to version {target}", spec.id))
         }
     })?;
     Ok(RestoreReport {
         table: spec.id.to_string(),
-        restored_to: then.version().map(|v| v as i64).unwrap_or(0),
+        restored_to: target,
         version: after.version().map(|v| v as i64).unwrap_or(current),
         files_removed: metrics.num_removed_file as u64,
         files_restored: metrics.num_restored_file as u64,
