@@ -180,6 +180,17 @@ fn restore_brings_back_old_rows_and_history_shows_every_operation() {
     let text = ctx.run(&["history", "silver.video_events"]);
     assert!(text.stdout.contains("RESTORE") && text.stdout.contains("vbda bronze-to-silver --date 2025-01-01"), "{}", text.stdout);
 
+    // By time: the newest version at or before it; here the current one, so nothing to do
+    // (exit 1: retrying will not help), as for --version of the current one.
+    for args in [["--timestamp", "2999-01-01T00:00:00Z"], ["--version", &(v2 + 1).to_string()]] {
+        let run = ctx.run(&[&["restore", "silver.video_events"][..], &args[..]].concat());
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(&format!("is at version {} already: nothing to restore", v2 + 1)), "{}", run.stderr);
+    }
+    let run = ctx.run(&["restore", "silver.video_events", "--timestamp", "2000-01-01T00:00:00Z"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("has no version at or before 2000-01-01T00:00:00Z"), "{}", run.stderr);
+
     // Bad input.
     let run = ctx.run(&["restore", "silver.video_events", "--version", "99"]);
     assert_eq!(run.code, 1);

@@ -76,6 +76,26 @@ pub async fn restore(lake: &Lakehouse, catalog: &Catalog, s: &RestoreSettings) -
         (None, None) => return Err(Error::data("restore needs --version N or --timestamp T")),
     }
     let target = then.version().map(|v| v as i64).unwrap_or(0);
+    if let (0, Some(ts)) = (target, timestamp) {
+        // delta-rs answers a time before the first commit with version 0; that is no version
+        // "at or before" it, and restoring it would empty the table by mistake.
+        use futures::StreamExt;
+        let mut created = None;
+        let mut history = t.history(None);
+        while let Some(c) = history.next().await {
+            created = c.ok().and_then(|c| c.timestamp).or(created);
+        }
+        let when = DateTime::parse_from_rfc3339(ts).map(|w| w.timestamp_millis()).unwrap_or(i64::MAX);
+        if created.is_some_and(|c| when < c) {
+            return Err(Error::data(format!("{} has no version at or before {ts}: it was created later", spec.id))
+                .with_hint(format!("`vbda history {}` lists the versions and their times", spec.id)));
+        }
+    }
+    if target == current {
+        // delta-rs refuses it as a generic error, which would read as "retry".
+        return Err(Error::data(format!("{} is at version {current} already: nothing to restore", spec.id))
+            .with_hint(format!("`vbda history {}` lists the earlier versions", spec.id)));
+    }
     let transactions = txn::restored_transactions(&t, &then).await?;
     let mut info = CommitInfo::new("restore").with_args(args.iter().cloned()).with_detail("restored_to", serde_json::json!(target));
     for (app, v) in &transactions {
