@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+source scripts/build-deps.sh   # the same linker and flags as scripts/test.sh: one shared build
 source scripts/env.sh
 profile="${VBDA_PROFILE:-dev}"
 cargo build --locked --profile "$profile" --bin vbda

@@ -4,19 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: mold (fast linker; optional, the build works without it, only slower),
-# promtool (package prometheus) for the stream metrics test, and libssl-dev for librdkafka's TLS.
-if ! command -v mold >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  echo "== installing mold" >&2
-  (apt-get update -qq && apt-get install -y -qq mold >/dev/null) || echo "mold not installed; linking with the default linker" >&2
-fi
+# The build's system packages (mold, libssl-dev), the same as quickstart.sh's, so the two
+# share one compiled dependency tree; then promtool (package prometheus) for the metrics tests.
+source scripts/build-deps.sh
 if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "== installing promtool (package prometheus)" >&2
   apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-fi
-if ! [ -f /usr/include/openssl/ssl.h ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  echo "== installing libssl-dev (librdkafka's TLS)" >&2
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends libssl-dev pkg-config >/dev/null
 fi
 source scripts/env.sh
 

@@ -23,7 +23,8 @@ pub enum LogFormat {
 
 static QUIET: AtomicBool = AtomicBool::new(false);
 
-/// Set up tracing. `verbosity`: -1 quiet (errors only), 0 info, 1 debug, 2+ trace.
+/// Set up tracing. `verbosity`: -1 quiet (errors only), 0 info, 1 debug, 2 trace, 3+ trace for
+/// the libraries too.
 /// `RUST_LOG` overrides the level for those who need a module filter.
 pub fn init(format: LogFormat, verbosity: i8) {
     QUIET.store(verbosity < 0, Ordering::Relaxed);
@@ -36,14 +37,17 @@ pub fn init(format: LogFormat, verbosity: i8) {
     // Our own crate at the chosen level; the libraries one notch quieter unless asked.
     // delta-rs logs expected conditions at WARN/ERROR (a table not created yet, binary columns
     // without statistics); vbda reports real failures itself, with their causes.
-    let default = if verbosity >= 2 {
+    let default = if verbosity >= 3 {
         level.to_string()
     } else {
         format!("warn,vbda={level},deltalake_core=off,buoyant_kernel=off,delta_kernel=off")
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only on a terminal, and never with NO_COLOR set (https://no-color.org): Airflow,
+    // cron and `2>file` get plain text.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     let _ = match format {
         LogFormat::Text => builder.with_target(false).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -99,6 +103,16 @@ impl Progress {
         let before = self.done.load(Ordering::Relaxed);
         if done > before {
             self.inc(done - before);
+        }
+    }
+
+    /// What the run is doing now, when that is not more units of work (a commit after the
+    /// last file is read): shown next to the bar, or logged once off a terminal.
+    pub fn phase(&self, message: impl Into<String>) {
+        let message = message.into();
+        match &self.bar {
+            Some(bar) => bar.set_message(format!("{}: {message}", self.what)),
+            None => info!(what = self.what, "{message}"),
         }
     }
 

@@ -21,7 +21,7 @@ use crate::telemetry;
        --malformed-share 0.01 --duplicate-share 0.01 --late-share 0.01 --bad-value-share 0.01
   vbda generate --from 2025-01-01 --to 2025-01-07 --events 10000 --gzip")]
 pub(super) struct GenerateArgs {
-    /// Landing folder for the event files (OUT/date=D/part-N.ndjson) [default: ./landing]
+    /// Landing folder for the event files (OUT/date=D/part-N.ndjson) [default: the landing setting: VBDA_LANDING, vbda.toml's ingest.landing, ./landing]
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Where to write the content catalog CSV (for `vbda ingest --content`)
@@ -77,7 +77,7 @@ enum GenFormat {
     Csv,
 }
 
-pub(super) fn settings(args: GenerateArgs, _ctx: &Context) -> Result<GenerateSettings> {
+pub(super) fn settings(args: GenerateArgs, ctx: &Context) -> Result<GenerateSettings> {
     let GenerateArgs {
         out,
         content_out,
@@ -102,7 +102,10 @@ pub(super) fn settings(args: GenerateArgs, _ctx: &Context) -> Result<GenerateSet
         _ => date,
     };
     Ok(GenerateSettings {
-        out_dir: out.unwrap_or_else(|| PathBuf::from("landing")),
+        out_dir: match out {
+            Some(out) => out,
+            None => default_out(ctx)?,
+        },
         content_path: content_out,
         dates,
         events_per_day: events,
@@ -122,6 +125,18 @@ pub(super) fn settings(args: GenerateArgs, _ctx: &Context) -> Result<GenerateSet
     })
 }
 
+/// Where a plain `vbda ingest` will look: the landing setting, so that `generate` then `ingest`
+/// work together without flags.
+fn default_out(ctx: &Context) -> Result<PathBuf> {
+    let landing = ctx.globals.landing.value.clone().unwrap_or_else(|| "landing".into());
+    if landing.contains("://") {
+        let shown = crate::settings::redact_url_userinfo(&landing);
+        return Err(crate::error::Error::data(format!("the landing setting is {shown}; generate writes local files"))
+            .with_hint("pass --out DIR, then upload the files or ingest them with --landing DIR"));
+    }
+    Ok(PathBuf::from(landing))
+}
+
 pub(super) async fn run(settings: GenerateSettings, _ctx: &Context<'_>) -> Result<Rendered> {
     let started = std::time::Instant::now();
     let total = settings.events_per_day.saturating_mul(settings.dates.len() as u64);
@@ -135,14 +150,14 @@ pub(super) async fn run(settings: GenerateSettings, _ctx: &Context<'_>) -> Resul
 
 fn text(report: &GenerateReport, settings: &GenerateSettings, secs: f64) -> String {
     format!(
-        "generated {} lines ({} events, {} malformed, {} duplicates, {} late, {} bad values) in {} files under {} in {:.1}s ({:.0} lines/s){}",
-        report.lines,
-        report.events,
-        report.malformed,
-        report.duplicates,
-        report.late,
-        report.bad_values,
-        report.files.len(),
+        "generated {} ({} events, {} malformed, {} duplicates, {} late, {} bad values) in {} under {} in {:.1}s ({:.0} lines/s){}",
+        super::human::count(report.lines as u64, "line"),
+        super::human::int(report.events as u64),
+        super::human::int(report.malformed as u64),
+        super::human::int(report.duplicates as u64),
+        super::human::int(report.late as u64),
+        super::human::int(report.bad_values as u64),
+        super::human::count(report.files.len() as u64, "file"),
         settings.out_dir.display(),
         secs,
         report.lines as f64 / secs.max(1e-9),

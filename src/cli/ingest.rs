@@ -127,15 +127,14 @@ pub(super) async fn run(plan: IngestPlan, ctx: &Context<'_>) -> Result<Rendered>
 /// The human summary of an ingest run.
 fn text(r: &IngestReport) -> String {
     let mut out = format!(
-        "ingest {}: {} files seen, {} ingested, {} already ingested; {} rows appended ({} without a readable event time) in {} commit{}; bronze.video_events at version {} ({:.1}s)",
+        "ingest {}: {} seen, {} ingested, {} already ingested; {} appended ({} without a readable event time) in {}; bronze.video_events at version {} ({:.1}s)",
         r.landing,
-        r.files_seen,
-        r.files_ingested,
-        r.files_already_ingested,
-        r.rows,
-        r.rows_without_event_time,
-        r.commits.len(),
-        if r.commits.len() == 1 { "" } else { "s" },
+        super::human::count(r.files_seen as u64, "file"),
+        super::human::int(r.files_ingested as u64),
+        super::human::int(r.files_already_ingested as u64),
+        super::human::count(r.rows as u64, "row"),
+        super::human::int(r.rows_without_event_time as u64),
+        super::human::count(r.commits.len() as u64, "commit"),
         r.bronze_version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
         r.seconds,
     );

@@ -18,6 +18,7 @@ mod checkpoint;
 mod describe;
 mod generate;
 mod history;
+mod human;
 mod ingest;
 mod optimize;
 mod produce;
@@ -54,25 +55,25 @@ use crate::telemetry::{self, LogFormat};
 #[command(name = "vbda", version, propagate_version = true, max_term_width = 110)]
 pub struct Cli {
     /// Project folder (with tables/, jobs/, vbda.toml) or its vbda.toml [env: VBDA_PROJECT] [default: .]
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "DIR")]
     project: Option<PathBuf>,
     /// Lakehouse root: a local folder or s3://bucket/prefix [env: VBDA_LAKEHOUSE] [default: ./lakehouse]
-    #[arg(long, global = true, value_name = "PATH|URL")]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "PATH|URL")]
     lakehouse: Option<String>,
-    /// More log output (-v debug, -vv trace)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    /// More log output: -v debug, -vv trace (vbda), -vvv trace (every library too)
+    #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     verbose: u8,
     /// Less log output: errors only
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, help_heading = "Global options", conflicts_with = "verbose")]
     quiet: bool,
     /// Log line format on stderr [env: VBDA_LOG_FORMAT] [default: text]
-    #[arg(long, global = true, value_enum)]
+    #[arg(long, global = true, help_heading = "Global options", value_enum)]
     log_format: Option<LogFormat>,
     /// Run summary format on stdout: text, or one JSON object for schedulers [env: VBDA_OUTPUT] [default: text]
-    #[arg(long, global = true, value_enum)]
+    #[arg(long, global = true, help_heading = "Global options", value_enum)]
     output: Option<OutputFormat>,
     /// Print the resolved settings (secrets redacted) and exit
-    #[arg(long, global = true, hide = true)]
+    #[arg(long, global = true, help_heading = "Global options", hide = true)]
     show_settings: bool,
     #[command(subcommand)]
     command: Command,
@@ -179,35 +180,116 @@ impl Context<'_> {
 
 /// Parse the command line, run, print, and return the exit code. Never panics on bad input.
 pub fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+        Err(e) => return usage_error(&e, &raw),
     };
     // Recorded in commit info: the program name, not the path it was run from; no secrets.
-    let raw: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let mut args = settings::redact_args(&raw);
     if let Some(first) = args.first_mut() {
         *first = "vbda".into();
     }
-    let output_hint = cli.output.unwrap_or(OutputFormat::Text);
+    let early = Formats::early(&raw);
     match run(cli, args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err((e, output)) => {
-            print_error(&e, output.unwrap_or(output_hint));
+        Err((e, formats)) => {
+            print_error(&e, formats.unwrap_or(early));
             ExitCode::from(e.exit_code())
         }
     }
 }
 
-fn run(cli: Cli, args: Vec<String>) -> std::result::Result<(), (Error, Option<OutputFormat>)> {
+/// Where the final error goes: its JSON object on stdout (`--output json`) and its lines on
+/// stderr as text or one JSON log line (`--log-format json`).
+#[derive(Debug, Clone, Copy)]
+struct Formats {
+    output: OutputFormat,
+    log: LogFormat,
+}
+
+impl Formats {
+    /// Before the settings resolve (or when they do not): the flags as typed, then the
+    /// environment, then text. `vbda.toml` is not read here: it may be what failed.
+    fn early(raw: &[String]) -> Self {
+        let flag = |name: &str, env: &str| -> Option<String> {
+            let prefix = format!("{name}=");
+            let mut found = None;
+            for (i, a) in raw.iter().enumerate() {
+                if a == "--" {
+                    break;
+                }
+                if a == name {
+                    found = raw.get(i + 1).cloned();
+                } else if let Some(v) = a.strip_prefix(&prefix) {
+                    found = Some(v.to_string());
+                }
+            }
+            found.or_else(|| std::env::var(env).ok())
+        };
+        let output = flag("--output", "VBDA_OUTPUT").and_then(|v| v.parse().ok()).unwrap_or(OutputFormat::Text);
+        let log = flag("--log-format", "VBDA_LOG_FORMAT").and_then(|v| v.parse().ok()).unwrap_or(LogFormat::Text);
+        Self { output, log }
+    }
+}
+
+/// A command line clap could not parse (exit 2), or `--help`/`--version` (exit 0). Under
+/// `--output json` stdout still gets one JSON object, so a scheduler parsing it never reads an
+/// empty string; under `--log-format json` stderr gets one JSON line instead of clap's text.
+fn usage_error(e: &clap::Error, raw: &[String]) -> ExitCode {
+    if !e.use_stderr() {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let formats = Formats::early(raw);
+    let rendered = e.render().to_string();
+    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+    let message = lines.next().unwrap_or("invalid command line").trim_start_matches("error: ").trim().to_string();
+    let rest: Vec<&str> = lines.map(str::trim).collect();
+    let hint = rest
+        .iter()
+        .find_map(|l| l.strip_prefix("tip: "))
+        .map(str::to_string)
+        .unwrap_or_else(|| "see `vbda --help`, or `vbda <command> --help`".to_string());
+    let usage = rest.iter().find_map(|l| l.strip_prefix("Usage: ")).map(str::to_string);
+    match formats.log {
+        LogFormat::Text => {
+            let _ = e.print();
+        }
+        LogFormat::Json => {
+            let line = serde_json::json!({
+                "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "level": "ERROR",
+                "message": message,
+                "usage": usage,
+                "hint": hint,
+                "exit_code": 2,
+            });
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
+    }
+    if formats.output == OutputFormat::Json {
+        let value = serde_json::json!({
+            "ok": false,
+            "exit_code": 2,
+            "error": message,
+            "causes": Vec::<String>::new(),
+            "hint": hint,
+            "usage": usage,
+        });
+        print_stdout(&value.to_string());
+    }
+    ExitCode::from(2)
+}
+
+fn run(cli: Cli, args: Vec<String>) -> std::result::Result<(), (Error, Option<Formats>)> {
     let project = Project::load(cli.project.clone()).map_err(|e| (e, None))?;
     let globals = resolve_globals(&cli, &project).map_err(|e| (e, None))?;
     let output = globals.output.value.unwrap_or(OutputFormat::Text);
+    let log = globals.log_format.value.unwrap_or(LogFormat::Text);
+    let formats = Formats { output, log };
     let verbosity = if cli.quiet { -1 } else { cli.verbose as i8 };
-    telemetry::init(globals.log_format.value.unwrap_or(LogFormat::Text), verbosity);
+    telemetry::init(log, verbosity);
     let ctx = Context { project: &project, globals: &globals, args, show_settings: cli.show_settings };
     match dispatch(cli.command, &ctx) {
         // `--show-settings`: printed already.
@@ -220,11 +302,11 @@ fn run(cli: Cli, args: Vec<String>) -> std::result::Result<(), (Error, Option<Ou
             match report.failure {
                 // The summary (with `ok: true` for the work done) is already out; the error
                 // goes to stderr and sets the exit code.
-                Some(e) => Err((e, Some(OutputFormat::Text))),
+                Some(e) => Err((e, Some(Formats { output: OutputFormat::Text, log }))),
                 None => Ok(()),
             }
         }
-        Err(e) => Err((e, Some(output))),
+        Err(e) => Err((e, Some(formats))),
     }
 }
 
@@ -372,16 +454,33 @@ fn print_stdout(text: &str) {
     let _ = writeln!(out, "{text}");
 }
 
-fn print_error(e: &Error, output: OutputFormat) {
+fn print_error(e: &Error, formats: Formats) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "error: {}", e.message());
-    for cause in e.causes() {
-        let _ = writeln!(err, "  Caused by: {cause}");
+    match formats.log {
+        LogFormat::Text => {
+            let _ = writeln!(err, "error: {}", e.message());
+            for cause in e.causes() {
+                let _ = writeln!(err, "  Caused by: {cause}");
+            }
+            if let Some(hint) = e.hint() {
+                let _ = writeln!(err, "hint: {hint}");
+            }
+        }
+        // The same shape as the JSON log lines before it (tracing's, flattened).
+        LogFormat::Json => {
+            let line = serde_json::json!({
+                "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "level": "ERROR",
+                "message": e.message(),
+                "causes": e.causes(),
+                "hint": e.hint(),
+                "exit_code": e.exit_code(),
+            });
+            let _ = writeln!(err, "{line}");
+        }
     }
-    if let Some(hint) = e.hint() {
-        let _ = writeln!(err, "hint: {hint}");
-    }
-    if output == OutputFormat::Json {
+    drop(err);
+    if formats.output == OutputFormat::Json {
         let value = serde_json::json!({
             "ok": false,
             "exit_code": e.exit_code(),

@@ -40,10 +40,10 @@ fn text(r: &OptimizeReport) -> String {
     let mut out = format!("optimize ({:.1}s):", r.seconds);
     for t in &r.tables {
         match t.version {
-            None => out.push_str(&format!("\n  {:<36} nothing to compact ({} files)", t.table, t.files_before)),
+            None => out.push_str(&format!("\n  {:<36} nothing to compact ({})", t.table, super::human::count(t.files_before as u64, "file"))),
             Some(v) => out.push_str(&format!(
-                "\n  {:<36} {} files -> {} ({} removed, {} added, {} partitions), v{v}",
-                t.table, t.files_before, t.files_after, t.files_removed, t.files_added, t.partitions_optimized
+                "\n  {:<36} {} -> {} ({} removed, {} added, {}), v{v}",
+                t.table, super::human::count(t.files_before as u64, "file"), t.files_after, t.files_removed, t.files_added, super::human::count(t.partitions_optimized as u64, "partition")
             )),
         }
     }

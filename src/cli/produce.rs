@@ -53,11 +53,11 @@ pub(super) async fn run(settings: ProduceSettings, _ctx: &Context<'_>) -> Result
 
 fn text(r: &ProduceReport) -> String {
     let mut out = format!(
-        "produce to {}: {} messages from {} files ({} bytes, {} without a session_id key): {} delivered, {} failed ({:.1}s, {:.0} messages/s)",
+        "produce to {}: {} from {} ({}, {} without a session_id key): {} delivered, {} failed ({:.1}s, {:.0} messages/s)",
         r.topic,
-        r.sent,
-        r.files,
-        r.bytes,
+        super::human::count(r.sent as u64, "message"),
+        super::human::count(r.files as u64, "file"),
+        super::human::bytes(r.bytes as u64),
         r.without_key,
         r.delivered,
         r.failed,

@@ -40,7 +40,7 @@ pub(super) async fn run(settings: StatusSettings, ctx: &Context<'_>) -> Result<R
 fn text(r: &StatusReport) -> String {
     let mut out = format!(
         "{:<36} {:>7} {:>20} {:>10} {:>7} {:>12} {:>12} {:>6}  NEWEST",
-        "TABLE", "VERSION", "LAST COMMIT (UTC)", "AGE (s)", "FILES", "BYTES", "ROWS", "SMALL"
+        "TABLE", "VERSION", "LAST COMMIT (UTC)", "AGE", "FILES", "SIZE", "ROWS", "SMALL"
     );
     for t in &r.tables {
         if t.problem.is_some() {
@@ -56,10 +56,10 @@ fn text(r: &StatusReport) -> String {
             t.table,
             t.version.map(|v| v.to_string()).unwrap_or_default(),
             t.last_commit.map(|c| c.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
-            t.freshness_seconds.map(|s| s.to_string()).unwrap_or_default(),
-            t.files,
-            t.bytes,
-            t.rows.map(|r| r.to_string()).unwrap_or_else(|| "?".into()),
+            t.freshness_seconds.map(|s| super::human::age(s as i64)).unwrap_or_default(),
+            super::human::int(t.files as u64),
+            super::human::bytes(t.bytes as u64),
+            t.rows.map(|r| super::human::int(r as u64)).unwrap_or_else(|| "?".into()),
             t.small_files,
             t.newest_event_time.clone().unwrap_or_default(),
         ));

@@ -36,7 +36,7 @@ fn text(r: &TablesReport) -> String {
     let mut out = format!("lakehouse: {}\n", r.lakehouse);
     out.push_str(&format!(
         "{:<36} {:>8} {:>7} {:>12} {:>12}  {}\n",
-        "TABLE", "VERSION", "FILES", "BYTES", "ROWS", "LOCATION"
+        "TABLE", "VERSION", "FILES", "SIZE", "ROWS", "LOCATION"
     ));
     for t in &r.tables {
         if t.problem.is_some() {
@@ -46,12 +46,12 @@ fn text(r: &TablesReport) -> String {
         let version = t.stats.version.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
         let rows = match (t.created, t.stats.rows) {
             (false, _) => "-".to_string(),
-            (true, Some(v)) => v.to_string(),
+            (true, Some(v)) => super::human::int(v),
             (true, None) => "?".to_string(),
         };
         out.push_str(&format!(
             "{:<36} {:>8} {:>7} {:>12} {:>12}  {}\n",
-            t.table, version, t.stats.files, t.stats.bytes, rows, t.location
+            t.table, version, super::human::int(t.stats.files as u64), super::human::bytes(t.stats.bytes as u64), rows, t.location
         ));
     }
     out.trim_end().to_string()

@@ -49,8 +49,8 @@ fn text(r: &VacuumReport) -> String {
     for t in &r.tables {
         let verb = if t.dry_run { "would remove" } else { "removed" };
         out.push_str(&format!(
-            "\n  {:<36} {verb} {} files, {} bytes (retention {} h, {})",
-            t.table, t.files_removed, t.bytes_removed, t.retention_hours, t.mode
+            "\n  {:<36} {verb} {}, {} (retention {} h, {})",
+            t.table, super::human::count(t.files_removed as u64, "file"), super::human::bytes(t.bytes_removed as u64), t.retention_hours, t.mode
         ));
         if t.dry_run {
             for f in &t.files {

@@ -64,6 +64,77 @@ fn usage_errors_exit_2_and_bad_requests_exit_1_saying_why() {
 }
 
 #[test]
+fn under_output_json_every_outcome_prints_one_json_object_on_stdout_usage_errors_too() {
+    let ctx = TestContext::new();
+    // A usage error: clap's, exit 2, still one JSON object (flag, `--flag=value` and env var).
+    for (args, env) in [
+        (vec!["--output", "json", "silver-to-gold", "--date", "2025-13-01"], None),
+        (vec!["silver-to-gold", "--output=json", "--no-such-flag"], None),
+        (vec!["no-such-command"], Some("json")),
+    ] {
+        let mut cmd = ctx.vbda();
+        if let Some(v) = env {
+            cmd.env("VBDA_OUTPUT", v);
+        }
+        let out = cmd.args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(stdout.lines().count(), 1, "{args:?}: {stdout}");
+        let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"));
+        assert_eq!((v["ok"].clone(), v["exit_code"].clone()), (false.into(), 2.into()), "{v}");
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty() && !e.starts_with("error:")), "{v}");
+        assert!(v["hint"].is_string(), "{v}");
+        // The human text is still on stderr.
+        assert!(String::from_utf8_lossy(&out.stderr).contains("error:"), "{args:?}");
+    }
+    let (v, _) = ctx.run_json_code(&["silver-to-gold", "--date", "2025-13-01"], 2);
+    assert!(v["error"].as_str().unwrap().contains("2025-13-01"), "{v}");
+    // A data error (exit 1) and success: one object each.
+    let (v, _) = ctx.run_json_code(&["describe", "gold.no_such_table"], 1);
+    assert_eq!(v["ok"], false);
+    assert!(v["hint"].as_str().unwrap().contains("known tables"), "{v}");
+    let v = ctx.run_json(&["tables"]);
+    assert_eq!(v["ok"], true);
+    // `--help` and `--version` are not errors.
+    let run = ctx.run(&["--output", "json", "--version"]);
+    assert_eq!(run.code, 0);
+}
+
+#[test]
+fn under_log_format_json_the_final_error_is_a_json_line_too() {
+    let ctx = TestContext::new();
+    for (args, code) in [
+        (vec!["--log-format", "json", "describe", "gold.no_such_table"], 1),
+        (vec!["--log-format", "json", "ingest", "--no-such-flag"], 2),
+    ] {
+        let run = ctx.run(&args);
+        assert_eq!(run.code, code, "{args:?}: {}", run.stderr);
+        let lines: Vec<&str> = run.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert!(!lines.is_empty(), "{args:?}");
+        for line in &lines {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{args:?}: not a JSON line ({e}): {line}"));
+            assert!(v["level"].is_string(), "{line}");
+        }
+        let last: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+        assert_eq!((last["level"].clone(), last["exit_code"].clone()), ("ERROR".into(), code.into()), "{last}");
+        assert!(last["message"].as_str().is_some_and(|m| !m.is_empty()), "{last}");
+        assert!(last["hint"].is_string(), "{last}");
+    }
+}
+
+#[test]
+fn log_lines_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let ctx = TestContext::new();
+    std::fs::write(ctx.landing().join("a.ndjson"), "{\"event_id\":\"x\"}\nnot json\n").unwrap();
+    // Captured stderr is a pipe: no ANSI escape even at debug level and without NO_COLOR.
+    let out = ctx.vbda().env_remove("NO_COLOR").args(["-v", "ingest"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("DEBUG") || stderr.contains("INFO"), "some log lines were written: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "ANSI escape in piped stderr: {stderr:?}");
+}
+
+#[test]
 fn settings_resolve_flag_over_env_over_file_and_hide_secrets() {
     let ctx = TestContext::new();
     let project = ctx.dir.path().join("p");
@@ -97,4 +168,16 @@ fn settings_resolve_flag_over_env_over_file_and_hide_secrets() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown field `secret_access_key`") && err.contains("belong in the environment"), "{err}");
+}
+
+#[test]
+fn generate_writes_where_a_plain_ingest_reads() {
+    let ctx = TestContext::new();
+    // No --out: the landing setting (VBDA_LANDING here) decides, as it does for ingest.
+    let v = ctx.run_json(&["generate", "--events", "500", "--content-out", "content.csv"]);
+    assert_eq!(v["ok"], true);
+    assert!(ctx.landing().join("date=2025-01-01").is_dir(), "files under the landing setting");
+    let v = ctx.run_json(&["ingest"]);
+    assert_eq!(v["files_ingested"], 1, "{v}");
+    assert_eq!(v["rows"], 500, "{v}");
 }

@@ -232,7 +232,9 @@ pub async fn ingest(lake: &Lakehouse, catalog: &Catalog, settings: &IngestSettin
         }
         let full = rows >= settings.batch_rows || bytes >= settings.batch_bytes;
         if (full || i == last) && !files.is_empty() {
+            progress.phase(format!("committing {} file(s), {rows} rows to bronze", files.len()));
             commit_files(&mut table, std::mem::take(&mut files), settings, &batch_id, &mut report).await?;
+            progress.phase("reading");
             (rows, bytes) = (0, 0);
         }
     }
