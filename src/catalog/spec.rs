@@ -318,8 +318,7 @@ impl TableSpec {
 pub(super) fn parse_table(path: &Path, id: TableId) -> Result<TableSpec, Vec<String>> {
     let at = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| vec![format!("{at}: cannot read: {e}")])?;
-    let file: TableFile =
-        toml::from_str(&text).map_err(|e| vec![format!("{at}: {}", one_line(&e.to_string()))])?;
+    let file: TableFile = toml::from_str(&text).map_err(|e| vec![toml_problem(path, &text, &e)])?;
     let mut problems = Vec::new();
     let mut seen = HashSet::new();
     for col in &file.columns {
@@ -484,8 +483,7 @@ pub struct JobSpec {
 pub(super) fn parse_job(path: &Path) -> Result<JobSpec, Vec<String>> {
     let at = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| vec![format!("{at}: cannot read: {e}")])?;
-    let file: JobFile =
-        toml::from_str(&text).map_err(|e| vec![format!("{at}: {}", one_line(&e.to_string()))])?;
+    let file: JobFile = toml::from_str(&text).map_err(|e| vec![toml_problem(path, &text, &e)])?;
     let mut problems = Vec::new();
     if file.writes.is_empty() {
         problems.push(format!("{at}: a job must write at least one table"));
@@ -530,7 +528,41 @@ fn is_snake_case(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// toml's errors span several lines with a source excerpt; keep the first line plus the message.
-fn one_line(text: &str) -> String {
-    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('|')).collect::<Vec<_>>().join(" ")
+/// A toml error as `path:line:column: message; did you mean `x`?` (toml's own rendering spans
+/// several lines with a source excerpt). The suggestion comes from the names toml lists as
+/// expected, for a mistyped key (`nulable`) or value (`strng`).
+fn toml_problem(path: &Path, text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    let at = match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map(|l| l.chars().count() + 1).unwrap_or(1);
+            format!("{}:{line}:{column}", path.display())
+        }
+        None => path.display().to_string(),
+    };
+    match suggest_from_expected(&message) {
+        Some(s) => format!("{at}: {message}; did you mean `{s}`?"),
+        None => format!("{at}: {message}"),
+    }
+}
+
+/// For toml/serde's "unknown field `x`, expected one of `a`, `b`" (and "unknown variant"):
+/// the expected name closest to `x`, if it is close enough to be a typo.
+fn suggest_from_expected(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("unknown variant `"))?;
+    let (typed, expected) = rest.split_once('`')?;
+    let names: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    closest(typed, names.iter().copied())
+}
+
+/// The candidate closest to `typed` (by Jaro-Winkler similarity, at least 0.8), if any.
+pub(crate) fn closest<'a>(typed: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(typed, c), c))
+        .filter(|(score, c)| *score >= 0.8 && *c != typed)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c.to_string())
 }

@@ -34,7 +34,7 @@ pub(super) fn settings(args: BackfillArgs, ctx: &Context) -> Result<BackfillSett
 }
 
 pub(super) async fn run(settings: BackfillSettings, ctx: &Context<'_>) -> Result<Rendered> {
-    let report = backfill::backfill(&ctx.lakehouse()?, &ctx.catalog()?, &settings).await?;
+    let report = backfill::backfill(&ctx.lakehouse()?, &ctx.validated_catalog()?, &settings).await?;
     let text = text(&report);
     Ok(render("backfill", &report, text))
 }

@@ -27,7 +27,7 @@ pub(super) fn settings(args: BronzeToSilverArgs, ctx: &Context) -> Result<Bronze
 }
 
 pub(super) async fn run(settings: BronzeToSilverSettings, ctx: &Context<'_>) -> Result<Rendered> {
-    let report = bronze_to_silver::bronze_to_silver(&ctx.lakehouse()?, &ctx.catalog()?, &settings).await?;
+    let report = bronze_to_silver::bronze_to_silver(&ctx.lakehouse()?, &ctx.validated_catalog()?, &settings).await?;
     let text = text(&report);
     Ok(render("bronze-to-silver", &report, text))
 }

@@ -30,7 +30,7 @@ pub(super) fn settings(args: CheckArgs, _ctx: &Context) -> Result<CheckSettings>
 }
 
 pub(super) async fn run(settings: CheckSettings, ctx: &Context<'_>) -> Result<Rendered> {
-    let report = check::check(&ctx.lakehouse()?, &ctx.catalog()?, &settings).await?;
+    let report = check::check(&ctx.lakehouse()?, &ctx.validated_catalog()?, &settings).await?;
     let text = text(&report);
     let mut rendered = render("check", &report, text);
     rendered.failure = failure(&report);

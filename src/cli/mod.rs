@@ -29,6 +29,7 @@ mod status;
 mod stream;
 mod tables;
 mod vacuum;
+mod validate;
 
 use std::future::Future;
 use std::io::Write;
@@ -117,6 +118,8 @@ enum Command {
     BronzeToSilver(bronze_to_silver::BronzeToSilverArgs),
     /// Build the gold tables for dates (or what changed in silver) with the SQL models in jobs/
     SilverToGold(silver_to_gold::SilverToGoldArgs),
+    /// Check every table spec and gold SQL model without touching the lakehouse (file, line, suggestion)
+    Validate(validate::ValidateArgs),
     /// Run the table specs' expectations against committed data (exit 1 when a `fail` rule fails)
     Check(check::CheckArgs),
     /// List the tables with location, version, files, bytes and rows
@@ -175,6 +178,12 @@ impl Context<'_> {
 
     fn catalog(&self) -> Result<Catalog> {
         Catalog::load(&self.project.dir)
+    }
+
+    /// The catalog with its gold models planned (`vbda validate`'s checks): for the commands
+    /// that transform or check data, so a broken model fails before any data is read.
+    fn validated_catalog(&self) -> Result<Catalog> {
+        crate::ops::validate::validated_catalog(&self.project.dir)
     }
 }
 
@@ -323,6 +332,7 @@ fn dispatch(command: Command, ctx: &Context) -> Result<Option<Rendered>> {
             execute(ctx, "bronze-to-silver", bronze_to_silver::settings(a, ctx)?, bronze_to_silver::run)
         }
         Command::SilverToGold(a) => execute(ctx, "silver-to-gold", silver_to_gold::settings(a, ctx)?, silver_to_gold::run),
+        Command::Validate(a) => execute(ctx, "validate", validate::settings(a, ctx)?, validate::run),
         Command::Check(a) => execute(ctx, "check", check::settings(a, ctx)?, check::run),
         Command::Tables(a) => execute(ctx, "tables", tables::settings(a, ctx)?, tables::run),
         Command::Describe(a) => execute(ctx, "describe", describe::settings(a, ctx)?, describe::run),

@@ -31,7 +31,7 @@ pub(super) fn settings(args: SilverToGoldArgs, ctx: &Context) -> Result<SilverTo
 }
 
 pub(super) async fn run(settings: SilverToGoldSettings, ctx: &Context<'_>) -> Result<Rendered> {
-    let report = silver_to_gold::silver_to_gold(&ctx.lakehouse()?, &ctx.catalog()?, &settings).await?;
+    let report = silver_to_gold::silver_to_gold(&ctx.lakehouse()?, &ctx.validated_catalog()?, &settings).await?;
     let text = text(&report);
     Ok(render("silver-to-gold", &report, text))
 }

@@ -221,6 +221,15 @@ pub fn polars_err(e: PolarsError) -> Error {
     Error::data("Polars failed").with_source(e)
 }
 
+/// A Polars error without the query plan it appends ("Resolved plan until failure: ..."),
+/// which is ~20 lines of internals where the user needs the first one.
+pub fn polars_message(e: &PolarsError) -> String {
+    let text = e.to_string();
+    let head = text.split("\n\nResolved plan until failure").next().unwrap_or(&text);
+    let head = head.split("\n\nThis error occurred with the following context stack").next().unwrap_or(head);
+    crate::error::without_backtrace(head.trim())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

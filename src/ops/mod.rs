@@ -14,3 +14,4 @@ pub mod silver_to_gold;
 pub mod stream;
 pub mod stream_metrics;
 pub mod tables;
+pub mod validate;

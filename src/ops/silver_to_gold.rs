@@ -27,9 +27,9 @@ use polars::prelude::*;
 use serde::Serialize;
 use tracing::{debug, info};
 
-use crate::catalog::{Catalog, JobSpec, TableSpec};
+use crate::catalog::{Catalog, JobSpec, Problem, TableSpec};
 use crate::error::{Context, Error, Result};
-use crate::lake::convert::{polars_err, polars_type};
+use crate::lake::convert::{polars_err, polars_message, polars_type};
 use crate::lake::{self, CommitInfo, Lakehouse, PartitionFilter, Table, WriteOutcome};
 use crate::quality::{self, RuleOutcome};
 use crate::telemetry::Progress;
@@ -234,17 +234,108 @@ fn run_sql(job: &JobSpec, events: LazyFrame, content: LazyFrame, dates: &[NaiveD
     let run_dates = DataFrame::new_infer_height(vec![Column::new("date".into(), days)])
         .and_then(|df| df.lazy().with_column(col("date").cast(DataType::Date)).collect())
         .map_err(polars_err)?;
-    let mut ctx = polars::sql::SQLContext::new();
+    let plan = sql_context(events, content, run_dates.lazy()).execute(sql).map_err(|e| {
+        Error::data(format!("gold model {}: the SQL in {} does not plan: {}", job.name, sql_path(job), polars_message(&e)))
+            .with_hint("`vbda validate` lists every model's problems with their lines")
+    })?;
+    let out = plan.collect_with_engine(Engine::Streaming).map_err(|e| {
+        Error::data(format!("gold model {}: the SQL in {} failed: {}", job.name, sql_path(job), polars_message(&e)))
+            .with_hint("`vbda validate` lists every model's problems with their lines")
+    })?;
+    Ok(out.unwrap_single())
+}
+
+/// The tables a gold model's SQL reads, by the names it uses.
+fn sql_context(events: LazyFrame, content: LazyFrame, run_dates: LazyFrame) -> polars::sql::SQLContext {
+    let ctx = polars::sql::SQLContext::new();
     ctx.register("silver_video_events", events);
     ctx.register("silver_content", content);
-    ctx.register("run_dates", run_dates.lazy());
-    let plan = ctx.execute(sql).map_err(|e| {
-        Error::data(format!("gold model {}: the SQL in {} does not plan", job.name, sql_path(job))).with_source(e)
-    })?;
-    let out = plan
-        .collect_with_engine(Engine::Streaming)
-        .map_err(|e| Error::data(format!("gold model {}: the SQL in {} failed", job.name, sql_path(job))).with_source(e))?;
-    Ok(out.unwrap_single())
+    ctx.register("run_dates", run_dates);
+    ctx
+}
+
+/// Plan and run every gold model's SQL on empty frames of the silver schemas, and compare
+/// its result columns with its gold spec: a syntax error, an unknown column or table, or a
+/// SELECT list that does not match the spec is found in milliseconds, before any data is
+/// read. Every model is tried; each problem names the SQL file, the line when the error names
+/// something found in the SQL, and a suggestion.
+pub fn plan_models(catalog: &Catalog) -> Result<Vec<Problem>> {
+    let silver = catalog.table("silver.video_events")?;
+    let content = catalog.table("silver.content")?;
+    let empty = |spec: &TableSpec| lake::batches_to_df(&[], &lake::arrow_schema(spec)).map(DataFrame::lazy);
+    let (events, content_frame) = (empty(silver)?, empty(content)?);
+    let run_dates = DataFrame::new_infer_height(vec![Column::new("date".into(), Vec::<i32>::new())])
+        .and_then(|df| df.lazy().with_column(col("date").cast(DataType::Date)).collect())
+        .map_err(polars_err)?
+        .lazy();
+    let columns: Vec<&str> = silver.columns.iter().chain(&content.columns).map(|c| c.name.as_str()).collect();
+    let mut problems = Vec::new();
+    for job in gold_models(catalog, None)? {
+        let sql = job.sql.as_deref().unwrap_or_default();
+        let file = std::path::PathBuf::from(sql_path(job));
+        let result = sql_context(events.clone(), content_frame.clone(), run_dates.clone())
+            .execute(sql)
+            .and_then(|plan| plan.collect());
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                problems.push(sql_problem(&file, sql, &polars_message(&e), &columns));
+                continue;
+            }
+        };
+        let Ok(spec) = catalog.table(&job.writes[0]) else { continue };
+        let names: Vec<String> = out.get_column_names().iter().map(|n| n.to_string()).collect();
+        for name in names.iter().filter(|n| spec.column(n).is_none()) {
+            let mut p = Problem::at_line(&file, line_of(sql, name), format!("returns column `{name}`, which {} does not have", spec.id));
+            p.suggestion = crate::catalog::closest(name, spec.columns.iter().map(|c| c.name.as_str()));
+            problems.push(p);
+        }
+        let missing: Vec<&str> = spec.columns.iter().filter(|c| !names.contains(&c.name)).map(|c| c.name.as_str()).collect();
+        if !missing.is_empty() {
+            problems.push(Problem::in_file(
+                &file,
+                format!("does not return {}'s column(s) {} (add them to the SELECT list)", spec.id, missing.join(", ")),
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// A Polars SQL error as a problem: the line of the name it complains about, and the known
+/// column closest to it.
+fn sql_problem(file: &std::path::Path, sql: &str, message: &str, columns: &[&str]) -> Problem {
+    let first = message.lines().next().unwrap_or(message);
+    // The suggestion replaces Polars' list of every valid column.
+    let first = first.split("; valid columns:").next().unwrap_or(first).to_string();
+    // Polars quotes the offending name: `unable to find column "x"`, `relation 'x' was not found`.
+    let named = ['"', '\'', '`'].iter().find_map(|q| {
+        let start = first.find(*q)? + 1;
+        let len = first[start..].find(*q)?;
+        Some(first[start..start + len].to_string())
+    });
+    // The SQL parser gives the position itself: `... at Line: 17, Column: 5`.
+    let parsed_line = first.split_once("Line: ").and_then(|(_, r)| r.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok());
+    let line = parsed_line.or_else(|| named.as_deref().and_then(|n| line_of(sql, n)));
+    let mut p = Problem::at_line(file, line, first);
+    p.suggestion = named.as_deref().and_then(|n| crate::catalog::closest(n, columns.iter().copied()));
+    p
+}
+
+/// The first line (1-based) where `name` appears in `sql` as a whole word, outside `--` comments.
+fn line_of(sql: &str, name: &str) -> Option<usize> {
+    if name.is_empty() {
+        return None;
+    }
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    sql.lines().position(|line| {
+        let line = line.split("--").next().unwrap_or(line);
+        line.match_indices(name).any(|(i, _)| {
+            let before = line[..i].chars().next_back();
+            let after = line[i + name.len()..].chars().next();
+            !before.is_some_and(word) && !after.is_some_and(word)
+        })
+    })
+    .map(|i| i + 1)
 }
 
 /// Check a model's output against its gold spec and cast it to the spec's types.

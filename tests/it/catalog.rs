@@ -48,3 +48,89 @@ fn a_folder_without_specs_says_where_to_point() {
     assert!(run.stderr.contains("has no tables/ folder"), "{}", run.stderr);
     assert!(run.stderr.contains("hint: run vbda from the project folder, or pass --project DIR"), "{}", run.stderr);
 }
+
+/// A copy of the project's tables/ and jobs/ under the test's folder, to break on purpose.
+fn project_copy(ctx: &TestContext) -> std::path::PathBuf {
+    let project = ctx.dir.path().join("project");
+    for sub in ["tables", "jobs"] {
+        for file in crate::common::files_under(&crate::common::project_dir().join(sub)) {
+            let rel = file.strip_prefix(crate::common::project_dir()).unwrap();
+            std::fs::create_dir_all(project.join(rel).parent().unwrap()).unwrap();
+            std::fs::copy(&file, project.join(rel)).unwrap();
+        }
+    }
+    project
+}
+
+fn edit(path: &std::path::Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no `{from}`", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn validate_reports_every_problem_at_once_with_file_line_and_suggestion() {
+    let ctx = TestContext::new();
+    let project = project_copy(&ctx);
+    let p = project.to_str().unwrap();
+    let v = ctx.run_json(&["--project", p, "validate"]);
+    assert_eq!((v["problems"].as_array().unwrap().len(), v["models_planned"].as_u64()), (0, Some(6)), "{v}");
+
+    // A typo in a gold spec's key, a job naming a table that is not there, a SQL syntax error
+    // and an unknown column in two other models.
+    edit(&project.join("tables/gold/user_daily.toml"), "nullable = false", "nulable = false");
+    edit(&project.join("jobs/user_activity.toml"), "\"silver.video_events\"", "\"silver.video_event\"");
+    edit(&project.join("jobs/ad_daily.sql"), "SELECT", "SELEC");
+    let sql = std::fs::read_to_string(project.join("jobs/daily_kpis.sql")).unwrap();
+    let line = sql.lines().position(|l| l.trim() == "event_date,").unwrap() + 1;
+    edit(&project.join("jobs/daily_kpis.sql"), "        event_date,", "        event_dat,");
+
+    let (v, stderr) = ctx.run_json_code(&["--project", p, "validate"], 1);
+    assert_eq!(v["ok"], false);
+    let problems = v["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 4, "{v}");
+    let find = |file: &str| problems.iter().find(|x| x["file"].as_str().unwrap().ends_with(file)).unwrap_or_else(|| panic!("{file}: {v}"));
+    // The real problem first-hand, with its line; not the knock-on "unknown table" of a job
+    // reading gold.user_daily.
+    let typo = find("tables/gold/user_daily.toml");
+    assert_eq!(typo["suggestion"], "nullable");
+    assert!(typo["line"].as_u64().is_some_and(|l| l > 1), "{typo}");
+    assert!(!problems.iter().any(|x| x["message"].as_str().unwrap().contains("gold.user_daily")), "knock-on error reported: {v}");
+    assert_eq!(find("jobs/user_activity.toml")["suggestion"], "silver.video_events");
+    let syntax = find("jobs/ad_daily.sql");
+    assert!(syntax["message"].as_str().unwrap().contains("SELEC") && syntax["line"].is_u64(), "{syntax}");
+    let column = find("jobs/daily_kpis.sql");
+    assert_eq!((column["line"].as_u64(), column["suggestion"].as_str()), (Some(line as u64), Some("event_date")), "{column}");
+    assert!(!column["message"].as_str().unwrap().contains("Resolved plan"), "no query plan dump: {column}");
+    assert!(stderr.contains("4 problems"), "{stderr}");
+
+    // A model whose SELECT list does not match its spec.
+    let ctx2 = TestContext::new();
+    let project = project_copy(&ctx2);
+    edit(&project.join("jobs/daily_kpis.sql"), "\n    active_users,\n", "\n    active_users AS active_user,\n");
+    let (v, _) = ctx2.run_json_code(&["--project", project.to_str().unwrap(), "validate"], 1);
+    let messages: Vec<&str> = v["problems"].as_array().unwrap().iter().map(|x| x["message"].as_str().unwrap()).collect();
+    assert!(messages.iter().any(|m| m.contains("returns column `active_user`")), "{v}");
+    assert!(messages.iter().any(|m| m.contains("does not return gold.daily_kpis's column(s) active_users")), "{v}");
+    assert_eq!(v["problems"][0]["suggestion"], "active_users", "{v}");
+}
+
+#[test]
+fn transforms_and_check_refuse_a_broken_model_before_reading_any_data() {
+    let ctx = TestContext::new();
+    let project = project_copy(&ctx);
+    edit(&project.join("jobs/ad_daily.sql"), "SELECT", "SELEC");
+    let p = project.to_str().unwrap();
+    for args in [
+        vec!["--project", p, "bronze-to-silver", "--date", "2025-01-01"],
+        vec!["--project", p, "silver-to-gold", "--date", "2025-01-01"],
+        vec!["--project", p, "check"],
+        vec!["--project", p, "backfill", "--from", "2025-01-01", "--to", "2025-01-01"],
+    ] {
+        let run = ctx.run(&args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("ad_daily.sql") && run.stderr.contains("SELEC"), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("vbda validate"), "{args:?}: {}", run.stderr);
+    }
+    assert!(!ctx.lakehouse().exists(), "nothing was created");
+}

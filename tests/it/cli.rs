@@ -25,6 +25,7 @@ fn every_command_help_ends_with_examples() {
     for cmd in [
         "generate", "ingest", "stream", "bronze-to-silver", "silver-to-gold", "check", "tables", "describe", "show",
         "vacuum", "optimize", "checkpoint", "history", "status", "restore", "produce", "backfill",
+        "validate",
     ] {
         let run = ctx.run(&[cmd, "--help"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
