@@ -177,6 +177,44 @@ pub fn split(audited: DataFrame) -> Result<(DataFrame, DataFrame)> {
     Ok((kept, dropped))
 }
 
+/// Up to `n` rows failing `exp`, each as its key columns (the spec's `keys`, else the rule's
+/// columns) in `column=value` form, for a report to show what to look at.
+pub fn failing_samples(df: &DataFrame, spec: &TableSpec, refs: &References, exp: &Expectation, n: usize) -> Result<Vec<String>> {
+    let Some((fails, _)) = failure(exp, spec, refs)? else { return Ok(Vec::new()) };
+    let mut keys: Vec<&str> = spec.keys.iter().map(String::as_str).collect();
+    if keys.is_empty() {
+        keys = exp.target_columns();
+    }
+    keys.retain(|k| df.column(k).is_ok());
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = df
+        .clone()
+        .lazy()
+        .filter(fails)
+        .select(keys.iter().map(|k| col(*k)).collect::<Vec<_>>())
+        .limit(n as IdxSize)
+        .collect()
+        .map_err(polars_err)?;
+    let mut out = Vec::with_capacity(rows.height());
+    for i in 0..rows.height() {
+        let parts: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                let value = rows.column(k).ok().and_then(|c| c.get(i).ok());
+                let text = match value {
+                    Some(AnyValue::Null) | None => "null".to_string(),
+                    Some(v) => v.get_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
+                };
+                format!("{k}={text}")
+            })
+            .collect();
+        out.push(parts.join(", "));
+    }
+    Ok(out)
+}
+
 fn outcome(spec: &TableSpec, exp: &Expectation, failing_rows: Option<u64>) -> RuleOutcome {
     RuleOutcome {
         table: spec.id.to_string(),

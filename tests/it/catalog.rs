@@ -49,41 +49,22 @@ fn a_folder_without_specs_says_where_to_point() {
     assert!(run.stderr.contains("hint: run vbda from the project folder, or pass --project DIR"), "{}", run.stderr);
 }
 
-/// A copy of the project's tables/ and jobs/ under the test's folder, to break on purpose.
-fn project_copy(ctx: &TestContext) -> std::path::PathBuf {
-    let project = ctx.dir.path().join("project");
-    for sub in ["tables", "jobs"] {
-        for file in crate::common::files_under(&crate::common::project_dir().join(sub)) {
-            let rel = file.strip_prefix(crate::common::project_dir()).unwrap();
-            std::fs::create_dir_all(project.join(rel).parent().unwrap()).unwrap();
-            std::fs::copy(&file, project.join(rel)).unwrap();
-        }
-    }
-    project
-}
-
-fn edit(path: &std::path::Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} has no `{from}`", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
-}
-
 #[test]
 fn validate_reports_every_problem_at_once_with_file_line_and_suggestion() {
     let ctx = TestContext::new();
-    let project = project_copy(&ctx);
+    let project = crate::common::project_copy(&ctx);
     let p = project.to_str().unwrap();
     let v = ctx.run_json(&["--project", p, "validate"]);
     assert_eq!((v["problems"].as_array().unwrap().len(), v["models_planned"].as_u64()), (0, Some(6)), "{v}");
 
     // A typo in a gold spec's key, a job naming a table that is not there, a SQL syntax error
     // and an unknown column in two other models.
-    edit(&project.join("tables/gold/user_daily.toml"), "nullable = false", "nulable = false");
-    edit(&project.join("jobs/user_activity.toml"), "\"silver.video_events\"", "\"silver.video_event\"");
-    edit(&project.join("jobs/ad_daily.sql"), "SELECT", "SELEC");
+    crate::common::edit(&project.join("tables/gold/user_daily.toml"), "nullable = false", "nulable = false");
+    crate::common::edit(&project.join("jobs/user_activity.toml"), "\"silver.video_events\"", "\"silver.video_event\"");
+    crate::common::edit(&project.join("jobs/ad_daily.sql"), "SELECT", "SELEC");
     let sql = std::fs::read_to_string(project.join("jobs/daily_kpis.sql")).unwrap();
     let line = sql.lines().position(|l| l.trim() == "event_date,").unwrap() + 1;
-    edit(&project.join("jobs/daily_kpis.sql"), "        event_date,", "        event_dat,");
+    crate::common::edit(&project.join("jobs/daily_kpis.sql"), "        event_date,", "        event_dat,");
 
     let (v, stderr) = ctx.run_json_code(&["--project", p, "validate"], 1);
     assert_eq!(v["ok"], false);
@@ -106,8 +87,8 @@ fn validate_reports_every_problem_at_once_with_file_line_and_suggestion() {
 
     // A model whose SELECT list does not match its spec.
     let ctx2 = TestContext::new();
-    let project = project_copy(&ctx2);
-    edit(&project.join("jobs/daily_kpis.sql"), "\n    active_users,\n", "\n    active_users AS active_user,\n");
+    let project = crate::common::project_copy(&ctx2);
+    crate::common::edit(&project.join("jobs/daily_kpis.sql"), "\n    active_users,\n", "\n    active_users AS active_user,\n");
     let (v, _) = ctx2.run_json_code(&["--project", project.to_str().unwrap(), "validate"], 1);
     let messages: Vec<&str> = v["problems"].as_array().unwrap().iter().map(|x| x["message"].as_str().unwrap()).collect();
     assert!(messages.iter().any(|m| m.contains("returns column `active_user`")), "{v}");
@@ -118,8 +99,8 @@ fn validate_reports_every_problem_at_once_with_file_line_and_suggestion() {
 #[test]
 fn transforms_and_check_refuse_a_broken_model_before_reading_any_data() {
     let ctx = TestContext::new();
-    let project = project_copy(&ctx);
-    edit(&project.join("jobs/ad_daily.sql"), "SELECT", "SELEC");
+    let project = crate::common::project_copy(&ctx);
+    crate::common::edit(&project.join("jobs/ad_daily.sql"), "SELECT", "SELEC");
     let p = project.to_str().unwrap();
     for args in [
         vec!["--project", p, "bronze-to-silver", "--date", "2025-01-01"],

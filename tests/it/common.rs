@@ -140,3 +140,23 @@ pub fn age(path: &Path, hours: u32) {
     let status = Command::new("touch").arg("-d").arg(format!("{hours} hours ago")).arg(path).status().unwrap();
     assert!(status.success());
 }
+
+/// A copy of the project's tables/ and jobs/ under the test's folder, to break on purpose.
+pub fn project_copy(ctx: &TestContext) -> std::path::PathBuf {
+    let project = ctx.dir.path().join("project");
+    for sub in ["tables", "jobs"] {
+        for file in files_under(&project_dir().join(sub)) {
+            let rel = file.strip_prefix(project_dir()).unwrap();
+            std::fs::create_dir_all(project.join(rel).parent().unwrap()).unwrap();
+            std::fs::copy(&file, project.join(rel)).unwrap();
+        }
+    }
+    project
+}
+
+pub fn edit(path: &std::path::Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no `{from}`", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+

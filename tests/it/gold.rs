@@ -454,3 +454,46 @@ fn event_times_at_the_ends_of_the_calendar_do_not_stop_incremental_gold() {
     let kpis = ctx.run_json(&["show", "gold.daily_kpis", "--date", "2025-01-01"]);
     assert_eq!(kpis["rows"].as_array().map(Vec::len), Some(1), "{kpis}");
 }
+
+#[test]
+fn check_shows_warnings_and_failures_grouped_with_sample_keys_then_one_line_of_counts() {
+    let ctx = lakehouse_with_events();
+    ctx.run_json(&["silver-to-gold"]);
+    // c4 is played but not in the catalog: silver's and content_daily's `warn` relationships
+    // rules find its events (e24, e25) and its gold row.
+    let out = ctx.run_json(&["check"]);
+    assert_eq!((out["warned"].as_u64(), out["failed"].as_u64()), (Some(2), Some(0)), "{out}");
+    let rules = out["rules"].as_array().unwrap();
+    let warn = |table: &str| rules.iter().find(|r| r["status"] == "warn" && r["table"] == table).unwrap_or_else(|| panic!("{table}: {out}"));
+    let gold = warn("gold.content_daily");
+    assert_eq!((gold["rule"].as_str(), gold["failing_rows"].as_u64()), (Some("relationships"), Some(1)), "{gold}");
+    assert_eq!(gold["sample_keys"], json!(["date=2025-01-02, content_id=c4"]), "{gold}");
+    assert_eq!(warn("silver.video_events")["sample_keys"], json!(["event_id=e24", "event_id=e25"]));
+    assert_eq!(out["passed"].as_u64().unwrap() + 2, rules.len() as u64, "{out}");
+
+    let run = ctx.run(&["check"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    // Only the warnings, under their tables, with sample keys; then the counts.
+    assert_eq!(lines.len(), 7, "{}", run.stdout);
+    assert_eq!((lines[0], lines[3]), ("silver.video_events", "gold.content_daily"), "{}", run.stdout);
+    assert!(lines[4].starts_with("  WARN  relationships_content_id (warn relationships on content_id): 1 row"), "{}", run.stdout);
+    assert_eq!(lines[5].trim(), "e.g. date=2025-01-02, content_id=c4", "{}", run.stdout);
+    let passed = out["passed"].as_u64().unwrap();
+    assert!(lines[6].starts_with(&format!("Done. PASS={passed} WARN=2 FAIL=0 SKIP=0")), "{}", run.stdout);
+    // --all: every rule, passing ones too.
+    let all = ctx.run(&["check", "--all"]);
+    assert_eq!(all.stdout.lines().filter(|l| l.trim_start().starts_with("PASS ")).count() as u64, passed, "{}", all.stdout);
+
+    // The same rule as `fail`: FAIL, exit 1, the counts still printed.
+    let project = crate::common::project_copy(&ctx);
+    let spec = project.join("tables/gold/content_daily.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let at = text.find("rule = \"relationships\"").unwrap();
+    let fixed = format!("{}{}", &text[..at], text[at..].replacen("severity = \"warn\"", "severity = \"fail\"", 1));
+    std::fs::write(&spec, fixed).unwrap();
+    let run = ctx.run(&["--project", project.to_str().unwrap(), "check"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.contains("  FAIL  ") && run.stdout.contains("WARN=1 FAIL=1"), "{}", run.stdout);
+    assert!(run.stderr.contains("1 `fail` rule(s) failed") && run.stderr.contains("gold.content_daily"), "{}", run.stderr);
+}
