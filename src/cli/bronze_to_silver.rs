@@ -33,8 +33,12 @@ pub(super) async fn run(settings: BronzeToSilverSettings, ctx: &Context<'_>) -> 
 }
 
 fn text(r: &BronzeToSilverReport) -> String {
+    let notes = notes(r);
     let (Some(silver), Some(quarantine)) = (&r.silver, &r.quarantine) else {
-        return format!("bronze-to-silver: bronze.video_events v{} has nothing new since the last incremental run", r.bronze_version);
+        if !r.dates_without_bronze.is_empty() {
+            return format!("bronze-to-silver: nothing written{notes}");
+        }
+        return format!("bronze-to-silver: bronze.video_events v{} has nothing new since the last incremental run{notes}", r.bronze_version);
     };
     let mut out = format!(
         "bronze-to-silver from bronze.video_events v{}: {} bronze rows -> {} silver, {} quarantined, {} duplicates removed; silver.video_events v{}, quarantine v{} ({:.1}s)",
@@ -46,8 +50,36 @@ fn text(r: &BronzeToSilverReport) -> String {
             c.bronze_rows, c.silver_rows, c.quarantined, c.duplicates
         ));
     }
-    for rule in r.rules.iter().filter(|o| o.failing_rows.unwrap_or(0) > 0) {
-        out.push_str(&format!("\n  rule {} ({}): {} rows", rule.name, rule.severity, rule.failing_rows.unwrap_or(0)));
+    if !r.quarantined_by_rule.is_empty() {
+        let mut by_rule: Vec<(&String, &u64)> = r.quarantined_by_rule.iter().collect();
+        by_rule.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        out.push_str("\n  quarantined by rule:");
+        for (rule, n) in by_rule {
+            out.push_str(&format!("\n    {rule:<36} {:>10}", super::human::int(*n)));
+        }
+    }
+    out.push_str(&notes);
+    out
+}
+
+/// Dates asked for that had nothing, and dates left for an incremental run.
+fn notes(r: &BronzeToSilverReport) -> String {
+    let mut out = String::new();
+    if !r.dates_without_bronze.is_empty() {
+        out.push_str(&format!(
+            "\nnote: bronze has no rows of {} (and silver nothing to replace): nothing rebuilt; a mistyped date? `vbda status` shows bronze's dates",
+            r.dates_without_bronze.join(", ")
+        ));
+    }
+    if !r.other_dates_pending.is_empty() {
+        let shown: Vec<&str> = r.other_dates_pending.iter().take(10).map(String::as_str).collect();
+        let more = r.other_dates_pending.len().saturating_sub(shown.len());
+        out.push_str(&format!(
+            "\nnote: {} of bronze not yet in silver: {}{}; run `vbda bronze-to-silver` (no dates) to process them",
+            super::human::count(r.other_dates_pending.len() as u64, "other date"),
+            shown.join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        ));
     }
     out
 }

@@ -48,9 +48,17 @@ fn text(r: &SilverToGoldReport) -> String {
     } else {
         out.push_str(&format!("{} gold table{} rebuilt ({:.1}s)", written.len(), if written.len() == 1 { "" } else { "s" }, r.seconds));
     }
+    if !r.dates_without_silver.is_empty() {
+        let shown: Vec<String> = r.dates_without_silver.iter().map(|d| d.to_string()).collect();
+        out.push_str(&format!(
+            "\n  note: silver has no events of {}; a mistyped date? (`vbda status` shows silver's newest events)",
+            shown.join(", ")
+        ));
+    }
     for m in &r.models {
         match &m.write {
-            None => out.push_str(&format!("\n  {:<26} nothing new", m.table)),
+            None if r.incremental => out.push_str(&format!("\n  {:<26} nothing new", m.table)),
+            None => out.push_str(&format!("\n  {:<26} nothing to build for these dates", m.table)),
             Some(w) => {
                 let dates = match (m.dates.first(), m.dates.last()) {
                     (Some(a), Some(b)) if a == b => a.to_string(),

@@ -71,6 +71,9 @@ pub struct SilverToGoldReport {
     pub silver_version: i64,
     pub content_version: Option<i64>,
     pub incremental: bool,
+    /// Dates asked for that silver has no events of (nor, for a model with a lookback, of its
+    /// window) and that gold holds nothing of: nothing built or written (a mistyped date?).
+    pub dates_without_silver: Vec<NaiveDate>,
     pub models: Vec<ModelReport>,
     pub seconds: f64,
 }
@@ -105,7 +108,13 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
         None => (lake::batches_to_df(&[], &lake::arrow_schema(content_spec))?.lazy(), None),
     };
     let incremental = settings.dates.is_empty();
-    let silver_dates = if incremental { Some(partition_dates(&silver, "event_date")?) } else { None };
+    let all_silver_dates = partition_dates(&silver, "event_date")?;
+    let silver_dates = if incremental { Some(all_silver_dates.clone()) } else { None };
+    let dates_without_silver: Vec<NaiveDate> = settings.dates.iter().filter(|d| !all_silver_dates.contains(d)).copied().collect();
+    if !incremental && !dates_without_silver.is_empty() {
+        let shown: Vec<String> = dates_without_silver.iter().map(NaiveDate::to_string).collect();
+        tracing::warn!(dates = %shown.join(", "), "Silver has no events of these dates; models are built for them only where gold has rows to replace or a lookback window has events. A mistyped date?");
+    }
 
     let mut built = Vec::new();
     let progress = Progress::new("silver-to-gold", models.len() as u64, false);
@@ -113,7 +122,7 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
         let model_started = Instant::now();
         let spec = catalog.table(&job.writes[0])?.clone();
         let dates = match &silver_dates {
-            None => settings.dates.clone(),
+            None => worth_building(&settings.dates, &all_silver_dates, &targets[&job.name], job.lookback_days)?,
             Some(all) => incremental_dates(&targets[&job.name], &silver, silver_version, &job, all).await?,
         };
         let mut report = ModelReport {
@@ -204,9 +213,25 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
         silver_version,
         content_version,
         incremental,
+        dates_without_silver,
         models: reports,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The dates given that a model has anything to do for: silver has events in the date's
+/// window (the date itself, and the `lookback` days before it), or gold holds rows of it to
+/// replace. Building any other date would commit an empty version on every rerun.
+fn worth_building(dates: &[NaiveDate], silver: &BTreeSet<NaiveDate>, gold: &Table, lookback: u32) -> Result<Vec<NaiveDate>> {
+    let in_gold = if gold.version().is_some() { partition_dates(gold, "date")? } else { BTreeSet::new() };
+    Ok(dates
+        .iter()
+        .filter(|d| {
+            let from = d.checked_sub_signed(Duration::days(lookback as i64)).unwrap_or(NaiveDate::MIN);
+            in_gold.contains(d) || silver.range(from..=**d).next().is_some()
+        })
+        .copied()
+        .collect())
 }
 
 /// The gold models to run: jobs with SQL that write a `gold.*` table, in dependency-free

@@ -351,3 +351,58 @@ fn event_times_outside_the_spec_bounds_are_quarantined_with_the_rule() {
     assert_eq!(again["dates"]["1970-01-01"]["quarantined"], 1, "a rerun gives the same verdict: {again}");
     assert_eq!(ctx.run(&["silver-to-gold"]).code, 0);
 }
+
+#[test]
+fn a_date_without_bronze_rows_writes_nothing_says_so_and_other_waiting_dates_are_named() {
+    let ctx = TestContext::new();
+    let line = |id: &str, ts: &str| format!("{{\"event_id\":\"{id}\",\"event_type\":\"like\",\"event_ts\":\"{ts}\",\"user_id\":\"u\",\"session_id\":\"s\"}}");
+    let lines = [
+        line("a1", "2025-01-01T10:00:00Z"),
+        line("a2", "2025-01-01T11:00:00Z"),
+        "{not json".to_string(),
+        "{\"event_id\":\"a3\",\"event_type\":\"like\",\"event_ts\":\"2025-01-01T12:00:00Z\",\"user_id\":\"u\",\"session_id\":\"s\",\"playback\":{\"position_s\":\"ten\"}}".to_string(),
+        line("a4", "not a time"),
+        line("b1", "2025-01-02T10:00:00Z"),
+    ];
+    std::fs::write(ctx.landing().join("a.ndjson"), lines.join("\n") + "\n").unwrap();
+    ctx.run_json(&["ingest"]);
+    let silver_version = |ctx: &TestContext| ctx.run_json(&["describe", "silver.video_events"])["version"].as_i64();
+
+    let out = ctx.run_json(&["bronze-to-silver", "--date", "2025-01-01"]);
+    // Every quarantined row under the rule that sent it, the parse rules included.
+    let by_rule = out["quarantined_by_rule"].as_object().unwrap_or_else(|| panic!("{out}"));
+    let sum: u64 = by_rule.values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(sum, out["quarantined"].as_u64().unwrap(), "{out}");
+    assert!(by_rule.keys().any(|k| k.starts_with("type_")), "{out}");
+    assert_eq!(out["dates"]["2025-01-01"]["quarantined_by_rule"].as_object().map(|m| m.len()), Some(by_rule.len()), "{out}");
+    // 2025-01-02, and the ingestion date the unreadable lines sit under, are still waiting.
+    let pending: Vec<&str> = out["other_dates_pending"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    assert!(pending.contains(&"2025-01-02") && !pending.contains(&"2025-01-01"), "{out}");
+    let text = ctx.run(&["bronze-to-silver", "--date", "2025-01-01"]);
+    assert!(text.stdout.contains("quarantined by rule:") && text.stdout.contains("run `vbda bronze-to-silver` (no dates)"), "{}", text.stdout);
+    let before = silver_version(&ctx);
+    assert!(before.is_some_and(|v| v > 0));
+
+    // A date bronze has nothing of: exit 0, nothing written however often it is rerun, and said.
+    for _ in 0..2 {
+        let out = ctx.run_json(&["bronze-to-silver", "--date", "2030-01-01"]);
+        assert_eq!(out["dates_without_bronze"], serde_json::json!(["2030-01-01"]), "{out}");
+        assert!(out["silver"].is_null(), "{out}");
+    }
+    assert_eq!(silver_version(&ctx), before, "no empty versions");
+    let run = ctx.run(&["bronze-to-silver", "--date", "2030-01-01"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("bronze has no rows of 2030-01-01") && run.stderr.contains("mistyped"), "{}\n{}", run.stdout, run.stderr);
+
+    // The same for gold.
+    ctx.run_json(&["silver-to-gold", "--date", "2025-01-01"]);
+    let gold = |ctx: &TestContext| ctx.run_json(&["describe", "gold.daily_kpis"])["version"].as_i64();
+    let before = gold(&ctx);
+    assert!(before.is_some_and(|v| v > 0));
+    for _ in 0..2 {
+        let out = ctx.run_json(&["silver-to-gold", "--date", "2030-01-01"]);
+        assert_eq!(out["dates_without_silver"], serde_json::json!(["2030-01-01"]), "{out}");
+        assert!(out["models"].as_array().unwrap().iter().all(|m| m["write"].is_null()), "{out}");
+    }
+    assert_eq!(gold(&ctx), before, "no empty gold versions");
+}

@@ -24,7 +24,7 @@ use std::time::Instant;
 use chrono::{NaiveDate, Utc};
 use polars::prelude::DataFrame;
 use serde::Serialize;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
@@ -52,6 +52,14 @@ pub struct BronzeToSilverReport {
     pub silver_rows: u64,
     pub quarantined: u64,
     pub duplicates: u64,
+    /// Dates asked for that bronze has no rows of and silver and quarantine have none of
+    /// either: nothing to rebuild, nothing written (probably a mistyped date).
+    pub dates_without_bronze: Vec<String>,
+    /// Other bronze dates with rows not yet processed into silver (a run for some dates leaves
+    /// them for `vbda bronze-to-silver` without dates).
+    pub other_dates_pending: Vec<String>,
+    /// Every quarantined row by the rule that sent it (sums to `quarantined`).
+    pub quarantined_by_rule: BTreeMap<String, u64>,
     /// None when there was nothing to do.
     pub silver: Option<WriteOutcome>,
     pub quarantine: Option<WriteOutcome>,
@@ -89,8 +97,38 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     } else {
         settings.dates.iter().map(|d| d.to_string()).collect()
     };
+    // A date given that has no bronze rows is rebuilt only when silver or quarantine hold
+    // rows of it (a rebuild empties them); otherwise there is nothing to do, and a rerun
+    // must not add an empty version each time.
+    let (mut dates_without_bronze, mut other_dates_pending) = (Vec::new(), Vec::new());
+    let dates = if incremental {
+        dates
+    } else {
+        let in_bronze = bronze.partition_values("event_date")?;
+        let written: std::collections::BTreeSet<String> =
+            silver.partition_values("event_date")?.into_iter().chain(quarantine.partition_values("event_date")?).collect();
+        let (keep, empty): (Vec<String>, Vec<String>) = dates.into_iter().partition(|d| in_bronze.contains(d) || written.contains(d));
+        if !empty.is_empty() {
+            warn!(dates = %empty.join(", "), "No bronze rows of these dates (and nothing in silver to replace): nothing to rebuild. A mistyped date?");
+        }
+        dates_without_bronze = empty;
+        // What an incremental run would still pick up, besides the dates of this run.
+        let processed = match (silver.recorded_version(INCREMENTAL_APP), quarantine.recorded_version(INCREMENTAL_APP)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            _ => None,
+        };
+        let pending = match processed {
+            Some(v) if v >= bronze_version => Default::default(),
+            Some(v) => lake::txn::partitions_added(bronze.delta(), Some(v), bronze_version, "event_date").await?.unwrap_or_default(),
+            None => in_bronze.iter().filter(|d| !written.contains(*d)).cloned().collect(),
+        };
+        other_dates_pending = pending.into_iter().filter(|d| !keep.contains(d)).collect();
+        keep
+    };
     if dates.is_empty() {
-        return Ok(BronzeToSilverReport::nothing(bronze_version, started));
+        let mut report = BronzeToSilverReport::nothing(bronze_version, started);
+        (report.dates_without_bronze, report.other_dates_pending) = (dates_without_bronze, other_dates_pending);
+        return Ok(report);
     }
     // Allowed values for the relationships rules (content ids), when those tables exist.
     let refs = crate::quality::references(lake, catalog, silver_spec).await?;
@@ -164,6 +202,12 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     transform::reconcile(&counts)?;
 
     let total = |f: fn(&DateCounts) -> u64| counts.values().map(f).sum::<u64>();
+    let mut quarantined_by_rule: BTreeMap<String, u64> = BTreeMap::new();
+    for c in counts.values() {
+        for (rule, n) in &c.quarantined_by_rule {
+            *quarantined_by_rule.entry(rule.clone()).or_default() += n;
+        }
+    }
     let counts_json = serde_json::to_value(&counts).unwrap_or_default();
     let info = |table: &str| {
         let info = CommitInfo::new("bronze-to-silver");
@@ -176,6 +220,7 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
             .with_count("quarantined", total(|c| c.quarantined))
             .with_count("duplicates", total(|c| c.duplicates))
             .with_detail("dates", counts_json.clone())
+            .with_detail("quarantined_by_rule", serde_json::to_value(&quarantined_by_rule).unwrap_or_default())
             .with_detail("table", serde_json::json!(table))
     };
     crate::failpoint::hit("bronze_to_silver.before_commits");
@@ -190,6 +235,9 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
         silver_rows: total(|c| c.silver_rows),
         quarantined: total(|c| c.quarantined),
         duplicates: total(|c| c.duplicates),
+        quarantined_by_rule,
+        dates_without_bronze,
+        other_dates_pending,
         dates: counts,
         silver: Some(silver_out),
         quarantine: Some(quarantine_out),
@@ -210,6 +258,9 @@ impl BronzeToSilverReport {
             silver_rows: 0,
             quarantined: 0,
             duplicates: 0,
+            quarantined_by_rule: BTreeMap::new(),
+            dates_without_bronze: Vec::new(),
+            other_dates_pending: Vec::new(),
             silver: None,
             quarantine: None,
             rules: Vec::new(),

@@ -43,6 +43,10 @@ pub struct DateCounts {
     pub silver_rows: u64,
     pub quarantined: u64,
     pub duplicates: u64,
+    /// The quarantined rows by the rule that sent them (the first one each failed): the
+    /// parse rules (`parse_json`, `parse_utf8`, `parse_event_ts`, `type_*`, ...) and the
+    /// spec's `drop` rules. Sums to `quarantined`.
+    pub quarantined_by_rule: BTreeMap<String, u64>,
 }
 
 impl DateCounts {
@@ -51,6 +55,9 @@ impl DateCounts {
         self.silver_rows += other.silver_rows;
         self.quarantined += other.quarantined;
         self.duplicates += other.duplicates;
+        for (rule, n) in &other.quarantined_by_rule {
+            *self.quarantined_by_rule.entry(rule.clone()).or_default() += n;
+        }
     }
 }
 
@@ -282,6 +289,7 @@ pub fn transform_slice(
     q_rows.extend(&dropped_rows);
     rules.extend(strings(&dropped, RULE_COLUMN)?);
     reasons.extend(strings(&dropped, REASON_COLUMN)?);
+    let by_rule: Vec<(Option<i32>, String)> = q_rows.iter().zip(&rules).map(|(r, rule)| (bronze_dates[*r as usize], rule.clone())).collect();
     let mut quarantine = bronze.take(&IdxCa::from_vec(ROW.into(), q_rows.clone())).map_err(polars_err)?;
     quarantine.with_column(Column::new("rule".into(), rules)).map_err(polars_err)?;
     quarantine.with_column(Column::new("reason".into(), reasons)).map_err(polars_err)?;
@@ -299,9 +307,11 @@ pub fn transform_slice(
     for d in bronze_dates.iter().flatten() {
         counts.entry(*d).or_default().bronze_rows += 1;
     }
-    for r in &q_rows {
-        if let Some(d) = bronze_dates[*r as usize] {
-            counts.entry(d).or_default().quarantined += 1;
+    for (d, rule) in by_rule {
+        if let Some(d) = d {
+            let c = counts.entry(d).or_default();
+            c.quarantined += 1;
+            *c.quarantined_by_rule.entry(rule).or_default() += 1;
         }
     }
     for r in &duplicate_rows {
