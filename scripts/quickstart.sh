@@ -26,3 +26,15 @@ export VBDA_PROJECT="$root" VBDA_LAKEHOUSE="$PWD/lakehouse" VBDA_LANDING="$PWD/l
 "$vbda" check --date 2025-01-01
 "$vbda" tables
 "$vbda" show gold.daily_kpis --date 2025-01-01
+
+cat <<NEXT
+
+Next (from $PWD, with the same VBDA_* settings as above):
+  $vbda sql "SELECT date, active_users, watch_time_s, rebuffer_ratio FROM gold.daily_kpis"
+  $vbda sql "SELECT title, views FROM gold.content_daily ORDER BY views DESC LIMIT 10"
+  $vbda check --all                       # every rule of every table
+  $vbda history silver.video_events       # what each command committed
+  $vbda status                            # versions, freshness, small files
+Schedule it: airflow/README.md (the daily, micro-batch and maintenance DAGs).
+Your own project: $vbda init DIR (vbda.toml, tables/, jobs/, airflow/), then $vbda validate.
+NEXT

@@ -19,12 +19,14 @@ mod describe;
 mod generate;
 mod history;
 mod human;
+mod init;
 mod ingest;
 mod optimize;
 mod produce;
 mod restore;
 mod show;
 mod silver_to_gold;
+mod sql;
 mod status;
 mod stream;
 mod tables;
@@ -103,6 +105,18 @@ impl std::str::FromStr for LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start a project in a new folder: vbda.toml, tables/, jobs/ and airflow/ from the built-in defaults
+    Init(init::InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(after_help = "Examples:
+  vbda completions bash > ~/.local/share/bash-completion/completions/vbda
+  vbda completions zsh > \"${fpath[1]}/_vbda\"
+  vbda completions fish > ~/.config/fish/completions/vbda.fish")]
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Write realistic synthetic player events and a content catalog to files
     Generate(generate::GenerateArgs),
     /// Append new landing files to bronze.video_events, each file exactly once
@@ -124,6 +138,8 @@ enum Command {
     Check(check::CheckArgs),
     /// List the tables with location, version, files, bytes and rows
     Tables(tables::TablesArgs),
+    /// Ad-hoc SQL over the tables by name (gold.daily_kpis), as a table, CSV, JSON lines or Parquet
+    Sql(sql::SqlArgs),
     /// Show one table: spec, columns, expectations, version, size
     Describe(describe::DescribeArgs),
     /// Print a table's rows (one date's partition with --date), sorted by its keys
@@ -322,6 +338,17 @@ fn run(cli: Cli, args: Vec<String>) -> std::result::Result<(), (Error, Option<Fo
 /// Resolve the command's settings, then print them (`--show-settings`) or run the command.
 fn dispatch(command: Command, ctx: &Context) -> Result<Option<Rendered>> {
     match command {
+        Command::Init(a) => execute(ctx, "init", init::settings(a, ctx)?, init::run),
+        Command::Completions { shell } => {
+            if ctx.show_settings {
+                print_settings(ctx.globals, "completions", &serde_json::json!({ "shell": shell.to_string() }));
+                return Ok(None);
+            }
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut command, "vbda", &mut out);
+            Ok(None)
+        }
         Command::Generate(a) => execute(ctx, "generate", generate::settings(a, ctx)?, generate::run),
         Command::Ingest(a) => {
             let plan = ingest::settings(a, ctx)?;
@@ -336,6 +363,7 @@ fn dispatch(command: Command, ctx: &Context) -> Result<Option<Rendered>> {
         Command::Check(a) => execute(ctx, "check", check::settings(a, ctx)?, check::run),
         Command::Tables(a) => execute(ctx, "tables", tables::settings(a, ctx)?, tables::run),
         Command::Describe(a) => execute(ctx, "describe", describe::settings(a, ctx)?, describe::run),
+        Command::Sql(a) => execute(ctx, "sql", sql::settings(a, ctx)?, sql::run),
         Command::Show(a) => execute(ctx, "show", show::settings(a, ctx)?, show::run),
         Command::Vacuum(a) => execute(ctx, "vacuum", vacuum::settings(a, ctx)?, vacuum::run),
         Command::Optimize(a) => execute(ctx, "optimize", optimize::settings(a, ctx)?, optimize::run),

@@ -42,15 +42,6 @@ pub(super) async fn run(settings: ShowSettings, ctx: &Context<'_>) -> Result<Ren
 }
 
 fn text(r: &ShowReport) -> String {
-    let cell = |v: Option<&serde_json::Value>| match v {
-        None | Some(serde_json::Value::Null) => "null".to_string(),
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Number(n)) => match n.as_f64() {
-            Some(f) if n.is_f64() => format!("{}", (f * 1e6).round() / 1e6),
-            _ => n.to_string(),
-        },
-        Some(v) => v.to_string(),
-    };
     let scope = r.date.map(|d| format!(" for {d}")).unwrap_or_default();
     let version = r.version.map(|v| format!(" v{v}")).unwrap_or_default();
     let mut out = format!("{}{version}{scope}: {} row{}", r.table, r.total_rows, if r.total_rows == 1 { "" } else { "s" });
@@ -65,9 +56,29 @@ fn text(r: &ShowReport) -> String {
         }
         return out;
     }
-    let cells: Vec<Vec<String>> = r.rows.iter().map(|row| r.columns.iter().map(|c| cell(row.get(c))).collect()).collect();
-    let widths: Vec<usize> = r
-        .columns
+    out.push('\n');
+    out.push_str(&grid(&r.columns, &r.rows));
+    out
+}
+
+/// A JSON value as a cell: strings bare, doubles to 6 decimals, null as `null`.
+fn cell(v: Option<&serde_json::Value>) -> String {
+    match v {
+        None | Some(serde_json::Value::Null) => "null".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => match n.as_f64() {
+            Some(f) if n.is_f64() => format!("{}", (f * 1e6).round() / 1e6),
+            _ => n.to_string(),
+        },
+        Some(v) => v.to_string(),
+    }
+}
+
+/// Rows as an aligned text table under a header line (cells cut at 40 characters).
+pub(super) fn grid(columns: &[String], rows: &[serde_json::Map<String, serde_json::Value>]) -> String {
+    let mut out = String::new();
+    let cells: Vec<Vec<String>> = rows.iter().map(|row| columns.iter().map(|c| cell(row.get(c))).collect()).collect();
+    let widths: Vec<usize> = columns
         .iter()
         .enumerate()
         .map(|(i, c)| cells.iter().map(|row| row[i].chars().count()).chain([c.len()]).max().unwrap_or(0).min(40))
@@ -85,8 +96,7 @@ fn text(r: &ShowReport) -> String {
             .trim_end()
             .to_string()
     };
-    out.push('\n');
-    out.push_str(&line(r.columns.iter().map(String::as_str).collect()));
+    out.push_str(&line(columns.iter().map(String::as_str).collect()));
     for row in &cells {
         out.push('\n');
         out.push_str(&line(row.iter().map(String::as_str).collect()));

@@ -196,6 +196,12 @@ pub async fn show(lake: &Lakehouse, catalog: &Catalog, s: &ShowSettings) -> Resu
         Ok((total, sorted.head(Some(limit))))
     })
     .map_err(lake::convert::polars_err)?;
+    let rows = json_rows(&df)?;
+    Ok(ShowReport { table: spec.id.to_string(), version: t.version().map(|v| v as i64), date, total_rows: total, columns, rows })
+}
+
+/// A frame's rows as JSON objects (dates as `YYYY-MM-DD`, timestamps as RFC 3339 UTC).
+pub(crate) fn json_rows(df: &polars::prelude::DataFrame) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
     let mut rows = Vec::with_capacity(df.height());
     for i in 0..df.height() {
         let mut row = serde_json::Map::new();
@@ -205,10 +211,10 @@ pub async fn show(lake: &Lakehouse, catalog: &Catalog, s: &ShowSettings) -> Resu
         }
         rows.push(row);
     }
-    Ok(ShowReport { table: spec.id.to_string(), version: t.version().map(|v| v as i64), date, total_rows: total, columns, rows })
+    Ok(rows)
 }
 
-fn any_to_json(v: polars::prelude::AnyValue) -> serde_json::Value {
+pub(crate) fn any_to_json(v: polars::prelude::AnyValue) -> serde_json::Value {
     use polars::prelude::AnyValue as A;
     use serde_json::json;
     match v {

@@ -9,7 +9,7 @@ fn help_lists_every_command_of_the_design() {
     assert_eq!(run.code, 0);
     for cmd in [
         "generate", "ingest", "stream", "bronze-to-silver", "silver-to-gold", "check", "tables", "describe",
-        "vacuum", "optimize", "checkpoint", "history", "status", "restore", "backfill",
+        "vacuum", "optimize", "checkpoint", "history", "status", "restore", "backfill", "validate", "init", "completions",
     ] {
         assert!(run.stdout.contains(&format!("\n  {cmd} ")), "`{cmd}` missing from help:\n{}", run.stdout);
     }
@@ -25,7 +25,7 @@ fn every_command_help_ends_with_examples() {
     for cmd in [
         "generate", "ingest", "stream", "bronze-to-silver", "silver-to-gold", "check", "tables", "describe", "show",
         "vacuum", "optimize", "checkpoint", "history", "status", "restore", "produce", "backfill",
-        "validate",
+        "validate", "init", "completions",
     ] {
         let run = ctx.run(&[cmd, "--help"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
@@ -181,4 +181,66 @@ fn generate_writes_where_a_plain_ingest_reads() {
     let v = ctx.run_json(&["ingest"]);
     assert_eq!(v["files_ingested"], 1, "{v}");
     assert_eq!(v["rows"], 500, "{v}");
+}
+
+#[test]
+fn init_makes_a_working_project_without_this_repository() {
+    let ctx = TestContext::new();
+    let dir = ctx.dir.path().join("my-lake");
+    let v = ctx.run_json(&["init", dir.to_str().unwrap()]);
+    assert!(v["written"].as_array().unwrap().len() > 20, "{v}");
+    for f in ["vbda.toml", "tables/silver/video_events.toml", "jobs/daily_kpis.sql", "airflow/dags/vbda_daily.py"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    // From inside the new folder, with no VBDA_* settings at all: the defaults work end to end.
+    let vbda = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vbda"))
+            .current_dir(&dir)
+            .env_remove("VBDA_PROJECT")
+            .env_remove("VBDA_LAKEHOUSE")
+            .env_remove("VBDA_LANDING")
+            .env_remove("VBDA_OUTPUT")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    vbda(&["validate"]);
+    vbda(&["generate", "--events", "2000"]);
+    vbda(&["ingest"]);
+    vbda(&["ingest", "--content", "content.csv"]);
+    vbda(&["bronze-to-silver"]);
+    vbda(&["silver-to-gold"]);
+    let kpis: serde_json::Value = serde_json::from_str(vbda(&["show", "gold.daily_kpis", "--date", "2025-01-01", "--output", "json"]).trim()).unwrap();
+    assert_eq!(kpis["rows"].as_array().map(Vec::len), Some(1), "{kpis}");
+    assert!(dir.join("lakehouse/gold/daily_kpis").is_dir());
+
+    // A second init refuses; --force adds only what is missing and keeps edits.
+    let run = ctx.run(&["init", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("already holds a vbda project") && run.stderr.contains("--force"), "{}", run.stderr);
+    std::fs::write(dir.join("vbda.toml"), "# mine\n").unwrap();
+    std::fs::remove_file(dir.join("jobs/ad_daily.sql")).unwrap();
+    let v = ctx.run_json(&["init", dir.to_str().unwrap(), "--force"]);
+    assert_eq!(v["written"], serde_json::json!(["jobs/ad_daily.sql"]), "{v}");
+    assert_eq!(std::fs::read_to_string(dir.join("vbda.toml")).unwrap(), "# mine\n");
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    let ctx = TestContext::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = ctx.run(&["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        for cmd in ["bronze-to-silver", "silver-to-gold", "validate", "init"] {
+            assert!(run.stdout.contains(cmd), "{shell} completions lack {cmd}");
+        }
+    }
+    // The bash script parses.
+    let script = ctx.dir.path().join("vbda.bash");
+    std::fs::write(&script, ctx.run(&["completions", "bash"]).stdout).unwrap();
+    let status = std::process::Command::new("bash").arg("-n").arg(&script).status().unwrap();
+    assert!(status.success());
+    assert_eq!(ctx.run(&["completions", "tcsh"]).code, 2, "an unknown shell is a usage error");
 }

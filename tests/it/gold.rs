@@ -377,7 +377,9 @@ fn a_broken_model_commits_nothing() {
     std::fs::write(&sql, original.replace("    subscribes\nFROM joined", "    subscribes AS subscriptions\nFROM joined")).unwrap();
     let (code, stderr) = with_project(&["silver-to-gold", "--date", D1]);
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("missing: [subscribes]") && stderr.contains("not in the spec: [subscriptions]"), "{stderr}");
+    // Found by the model planning every transform starts with, before any data is read.
+    assert!(stderr.contains("returns column `subscriptions`") && stderr.contains("did you mean `subscribes`?"), "{stderr}");
+    assert!(stderr.contains("does not return gold.daily_kpis's column(s) subscribes"), "{stderr}");
 
     // completion_rate > 1 breaks a fail rule of gold.daily_kpis.
     std::fs::write(&sql, original.replace("CAST(completed_views AS DOUBLE) / views END AS completion_rate", "2.0 END AS completion_rate")).unwrap();
@@ -496,4 +498,62 @@ fn check_shows_warnings_and_failures_grouped_with_sample_keys_then_one_line_of_c
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stdout.contains("  FAIL  ") && run.stdout.contains("WARN=1 FAIL=1"), "{}", run.stdout);
     assert!(run.stderr.contains("1 `fail` rule(s) failed") && run.stderr.contains("gold.content_daily"), "{}", run.stderr);
+}
+
+#[test]
+fn sql_queries_tables_by_name_prunes_date_partitions_and_writes_each_format() {
+    let ctx = lakehouse_with_events();
+    ctx.run_json(&["silver-to-gold"]);
+    let q = |sql: &str| ctx.run_json(&["sql", sql]);
+
+    let all = q("SELECT date, active_users FROM gold.daily_kpis ORDER BY date");
+    let dates: Vec<&str> = all["rows"].as_array().unwrap().iter().map(|r| r["date"].as_str().unwrap()).collect();
+    assert_eq!(dates, [D1, D2, D3, D10], "{all}");
+    assert!(all["tables"][0]["partitions"].is_null(), "no WHERE: every partition read: {all}");
+    assert_eq!(all["rows"][0]["active_users"], one(&ctx, "gold.daily_kpis", D1)["active_users"]);
+
+    // A date predicate reads only that partition, with the same answer.
+    let d2 = q(&format!("SELECT * FROM gold.daily_kpis WHERE date = '{D2}'"));
+    assert_eq!(d2["tables"][0]["partitions"], json!([D2]), "{d2}");
+    assert_eq!(Value::Object(d2["rows"][0].as_object().unwrap().clone()), one(&ctx, "gold.daily_kpis", D2));
+    let range = q(&format!("SELECT COUNT(*) AS n FROM gold.daily_kpis WHERE date BETWEEN '{D2}' AND '{D10}' AND active_users >= 0"));
+    assert_eq!((range["rows"][0]["n"].as_u64(), range["tables"][0]["partitions"].clone()), (Some(3), json!([D2, D3, D10])), "{range}");
+    // Not provably safe (OR): every partition is read, and the answer is still right.
+    let or = q(&format!("SELECT COUNT(*) AS n FROM gold.daily_kpis WHERE date = '{D1}' OR date = '{D3}'"));
+    assert_eq!((or["rows"][0]["n"].as_u64(), or["tables"][0]["partitions"].is_null()), (Some(2), true), "{or}");
+    // Two tables in one query.
+    let join = q(&format!(
+        "SELECT k.date, COUNT(*) AS users FROM gold.daily_kpis k JOIN gold.user_daily u ON k.date = u.date WHERE k.date = '{D1}' GROUP BY k.date"
+    ));
+    assert_eq!(join["rows"][0]["users"].as_u64(), Some(rows(&ctx, "gold.user_daily", D1).len() as u64), "{join}");
+    assert_eq!(join["tables"].as_array().unwrap().len(), 2);
+
+    // Formats: CSV with a header, JSON lines, Parquet to a file; an earlier version.
+    let csv = ctx.run(&["sql", "SELECT date, sessions FROM gold.daily_kpis ORDER BY date", "--format", "csv"]);
+    assert_eq!(csv.code, 0, "{}", csv.stderr);
+    let lines: Vec<&str> = csv.stdout.lines().collect();
+    assert_eq!((lines.len(), lines[0]), (5, "date,sessions"), "{}", csv.stdout);
+    let json_lines = ctx.run(&["sql", "SELECT date FROM gold.daily_kpis ORDER BY date", "--format", "json"]);
+    let first: Value = serde_json::from_str(json_lines.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first, json!({"date": D1}));
+    let out = ctx.dir.path().join("kpis.parquet");
+    let v = ctx.run_json(&["sql", "SELECT * FROM gold.daily_kpis", "--format", "parquet", "--out", out.to_str().unwrap()]);
+    assert_eq!(v["total_rows"], 4);
+    use polars::prelude::SerReader;
+    let df = polars::prelude::ParquetReader::new(std::fs::File::open(&out).unwrap()).finish().unwrap();
+    assert_eq!(df.height(), 4);
+    let text = ctx.run(&["sql", "SELECT date FROM gold.daily_kpis ORDER BY date"]);
+    assert!(text.stdout.starts_with("date\n2025-01-01\n") && text.stdout.trim_end().ends_with("4 rows"), "{}", text.stdout);
+    let v1 = ctx.run_json(&["sql", "SELECT COUNT(*) AS n FROM gold.daily_kpis", "--at-version", "0"]);
+    assert_eq!((v1["rows"][0]["n"].as_u64(), v1["tables"][0]["version"].as_i64()), (Some(0), Some(0)), "{v1}");
+
+    // Errors say what to do; none dumps a query plan.
+    let (e, _) = ctx.run_json_code(&["sql", "SELECT * FROM daily_kpis"], 1);
+    assert!(e["error"].as_str().unwrap().contains("names no catalog table") && e["hint"].as_str().unwrap().contains("gold.daily_kpis"), "{e}");
+    let (e, _) = ctx.run_json_code(&["sql", "SELECT no_such_column FROM gold.daily_kpis"], 1);
+    assert!(e["error"].as_str().unwrap().contains("no_such_column") && !e["error"].as_str().unwrap().contains("Resolved plan"), "{e}");
+    let (e, _) = ctx.run_json_code(&["sql", "SELECT * FROM gold.daily_kpis", "--format", "parquet"], 1);
+    assert!(e["hint"].as_str().unwrap().contains("--out"), "{e}");
+    let (e, _) = ctx.run_json_code(&["sql", "SELECT * FROM gold.daily_kpis", "--at-version", "99"], 1);
+    assert!(e["error"].as_str().unwrap().contains("no version 99"), "{e}");
 }
