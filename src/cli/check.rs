@@ -51,9 +51,8 @@ pub(super) async fn run(plan: CheckPlan, ctx: &Context<'_>) -> Result<Rendered> 
     let CheckPlan { settings, all } = plan;
     let report = check::check(&ctx.lakehouse()?, &ctx.validated_catalog()?, &settings).await?;
     let text = text(&report, all);
-    let mut rendered = render("check", &report, text);
-    rendered.failure = failure(&report);
-    Ok(rendered)
+    // The summary says `ok: false` with the error next to the work done.
+    Ok(render("check", &report, text).failing(failure(&report)))
 }
 
 fn text(r: &CheckReport, all: bool) -> String {

@@ -117,9 +117,8 @@ pub(super) async fn run(plan: IngestPlan, ctx: &Context<'_>) -> Result<Rendered>
             let catalog = ctx.catalog()?;
             let report = ingest::ingest(&ctx.lakehouse()?, &catalog, &settings).await?;
             let text = text(&report);
-            let mut rendered = render("ingest", &report, text);
-            rendered.failure = problems(&report, settings.reingest_changed);
-            Ok(rendered)
+            // The summary says `ok: false` with the error next to the work done.
+            Ok(render("ingest", &report, text).failing(problems(&report, settings.reingest_changed)))
         }
     }
 }

@@ -46,9 +46,8 @@ pub(super) fn settings(args: ProduceArgs, ctx: &Context) -> Result<ProduceSettin
 pub(super) async fn run(settings: ProduceSettings, _ctx: &Context<'_>) -> Result<Rendered> {
     let report = produce::produce(&settings).await?;
     let text = text(&report);
-    let mut rendered = render("produce", &report, text);
-    rendered.failure = failure(&report);
-    Ok(rendered)
+    // The summary says `ok: false` with the error next to the work done.
+    Ok(render("produce", &report, text).failing(failure(&report)))
 }
 
 fn text(r: &ProduceReport) -> String {

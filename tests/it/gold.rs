@@ -557,3 +557,17 @@ fn sql_queries_tables_by_name_prunes_date_partitions_and_writes_each_format() {
     let (e, _) = ctx.run_json_code(&["sql", "SELECT * FROM gold.daily_kpis", "--at-version", "99"], 1);
     assert!(e["error"].as_str().unwrap().contains("no version 99"), "{e}");
 }
+
+#[test]
+fn a_failed_check_says_ok_false_in_its_json_summary() {
+    let ctx = lakehouse_with_events();
+    ctx.run_json(&["silver-to-gold"]);
+    let project = crate::common::project_copy(&ctx);
+    let spec = project.join("tables/gold/content_daily.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let at = text.find("rule = \"relationships\"").unwrap();
+    std::fs::write(&spec, format!("{}{}", &text[..at], text[at..].replacen("severity = \"warn\"", "severity = \"fail\"", 1))).unwrap();
+    let (v, _) = ctx.run_json_code(&["--project", project.to_str().unwrap(), "check"], 1);
+    assert_eq!((v["ok"].clone(), v["exit_code"].clone(), v["failed"].clone()), (false.into(), 1.into(), 1.into()), "{v}");
+    assert!(v["error"].as_str().unwrap().contains("`fail` rule"), "{v}");
+}
