@@ -1,7 +1,9 @@
 //! `vbda tables`: every table of the catalog with its location and what storage holds.
 //!
 //! What can go wrong: a table spec that does not load (exit 1, every problem listed); storage
-//! that does not answer (exit 3). Tables not created yet are listed with `-`.
+//! that does not answer (exit 3). Tables not created yet are listed with `-`. A gold SQL model
+//! that does not plan is a warning under the list (`model_problems` in JSON), not a failure:
+//! the tables are still there to look at; `vbda validate` and the transforms refuse it.
 
 use clap::Args;
 use serde::Serialize;
@@ -26,10 +28,24 @@ pub(super) fn settings(args: TablesArgs, _ctx: &Context) -> Result<TablesSetting
 }
 
 pub(super) async fn run(_settings: TablesSettings, ctx: &Context<'_>) -> Result<Rendered> {
-    let report = tables::list(&ctx.lakehouse()?, &ctx.catalog()?).await?;
-    let text = text(&report);
+    let catalog = ctx.catalog()?;
+    let report = tables::list(&ctx.lakehouse()?, &catalog).await?;
+    let model_problems = crate::ops::silver_to_gold::plan_models(&catalog)?;
+    let mut text = text(&report);
+    if !model_problems.is_empty() {
+        text.push_str(&format!(
+            "\nwarning: {} in the gold SQL models; `vbda validate` lists them, and the transforms refuse to run until they are fixed",
+            super::human::count(model_problems.len() as u64, "problem")
+        ));
+    }
+    #[derive(Serialize)]
+    struct WithModels<'a> {
+        #[serde(flatten)]
+        report: &'a TablesReport,
+        model_problems: &'a [crate::catalog::Problem],
+    }
     let failure = crate::error::TableProblem::run_error(report.tables.iter().filter_map(|t| Some((t.table.as_str(), t.problem.as_ref()?))));
-    Ok(render("tables", &report, text).failing(failure))
+    Ok(render("tables", &WithModels { report: &report, model_problems: &model_problems }, text).failing(failure))
 }
 
 fn text(r: &TablesReport) -> String {

@@ -114,4 +114,10 @@ fn transforms_and_check_refuse_a_broken_model_before_reading_any_data() {
         assert!(run.stderr.contains("vbda validate"), "{args:?}: {}", run.stderr);
     }
     assert!(!ctx.lakehouse().exists(), "nothing was created");
+    // `tables` still lists, and warns.
+    let run = ctx.run(&["--project", p, "tables"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("warning: 1 problem in the gold SQL models") && run.stdout.contains("vbda validate"), "{}", run.stdout);
+    let v = ctx.run_json(&["--project", p, "tables"]);
+    assert!(v["model_problems"][0]["file"].as_str().unwrap().ends_with("ad_daily.sql"), "{v}");
 }
