@@ -65,14 +65,7 @@ impl Catalog {
         if problems.is_empty() {
             return Ok(catalog);
         }
-        let count = problems.len();
-        let lines: Vec<String> = problems.iter().map(Problem::to_string).collect();
-        Err(Error::data(format!(
-            "{count} problem{} in the table and job specs:\n  {}",
-            if count == 1 { "" } else { "s" },
-            lines.join("\n  ")
-        ))
-        .with_hint("fix the specs listed above (`vbda validate` checks them and the SQL models); nothing was run"))
+        Err(problems_error(&problems))
     }
 
     /// Every spec that loads, and every problem found, in file order (tables, then jobs, then
@@ -272,6 +265,14 @@ impl Problem {
         let line = position.and_then(|p| p.split(':').next()).and_then(|l| l.parse().ok());
         Self::at_line(file, line, message)
     }
+}
+
+/// Problems found in the specs or models as one error (exit 1), one per line.
+pub fn problems_error(problems: &[Problem]) -> Error {
+    let count = problems.len();
+    let lines: Vec<String> = problems.iter().map(Problem::to_string).collect();
+    Error::data(format!("{count} problem{} in the specs and models:\n  {}", if count == 1 { "" } else { "s" }, lines.join("\n  ")))
+        .with_hint("fix the files listed above (`vbda validate` rechecks the specs and SQL models in a second); nothing was run")
 }
 
 fn split_suggestion(message: String) -> (String, Option<String>) {

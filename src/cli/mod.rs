@@ -277,34 +277,60 @@ fn usage_error(e: &clap::Error, raw: &[String]) -> ExitCode {
         .map(str::to_string)
         .unwrap_or_else(|| "see `vbda --help`, or `vbda <command> --help`".to_string());
     let usage = rest.iter().find_map(|l| l.strip_prefix("Usage: ")).map(str::to_string);
+    let failure = Failure { exit_code: 2, message: &message, causes: Vec::new(), hint: Some(&hint), usage: usage.as_deref() };
     match formats.log {
         LogFormat::Text => {
             let _ = e.print();
         }
-        LogFormat::Json => {
-            let line = serde_json::json!({
-                "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                "level": "ERROR",
-                "message": message,
-                "usage": usage,
-                "hint": hint,
-                "exit_code": 2,
-            });
-            let _ = writeln!(std::io::stderr().lock(), "{line}");
-        }
+        LogFormat::Json => failure.log_line(),
     }
     if formats.output == OutputFormat::Json {
-        let value = serde_json::json!({
-            "ok": false,
-            "exit_code": 2,
-            "error": message,
-            "causes": Vec::<String>::new(),
-            "hint": hint,
-            "usage": usage,
-        });
-        print_stdout(&value.to_string());
+        failure.print_summary();
     }
     ExitCode::from(2)
+}
+
+/// The final error of a run, in the two JSON forms schedulers read: one log line on stderr
+/// (`--log-format json`, shaped like tracing's) and the summary object on stdout
+/// (`--output json`).
+struct Failure<'a> {
+    exit_code: u8,
+    message: &'a str,
+    causes: Vec<String>,
+    hint: Option<&'a str>,
+    /// clap's usage line, for usage errors.
+    usage: Option<&'a str>,
+}
+
+impl Failure<'_> {
+    fn log_line(&self) {
+        let mut line = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": "ERROR",
+            "message": self.message,
+            "causes": self.causes,
+            "hint": self.hint,
+            "exit_code": self.exit_code,
+        });
+        if let Some(usage) = self.usage {
+            line["usage"] = usage.into();
+        }
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+
+    fn print_summary(&self) {
+        let mut value = serde_json::json!({
+            "ok": false,
+            "exit_code": self.exit_code,
+            "error": self.message,
+            "causes": self.causes,
+            "hint": self.hint,
+        });
+        if let Some(usage) = self.usage {
+            value["usage"] = usage.into();
+        }
+        print_stdout(&value.to_string());
+    }
 }
 
 fn run(cli: Cli, args: Vec<String>) -> std::result::Result<(), (Error, Option<Formats>)> {
@@ -493,39 +519,22 @@ fn print_stdout(text: &str) {
 }
 
 fn print_error(e: &Error, formats: Formats) {
-    let mut err = std::io::stderr().lock();
+    let failure = Failure { exit_code: e.exit_code(), message: e.message(), causes: e.causes(), hint: e.hint(), usage: None };
     match formats.log {
         LogFormat::Text => {
-            let _ = writeln!(err, "error: {}", e.message());
-            for cause in e.causes() {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "error: {}", failure.message);
+            for cause in &failure.causes {
                 let _ = writeln!(err, "  Caused by: {cause}");
             }
-            if let Some(hint) = e.hint() {
+            if let Some(hint) = failure.hint {
                 let _ = writeln!(err, "hint: {hint}");
             }
         }
         // The same shape as the JSON log lines before it (tracing's, flattened).
-        LogFormat::Json => {
-            let line = serde_json::json!({
-                "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                "level": "ERROR",
-                "message": e.message(),
-                "causes": e.causes(),
-                "hint": e.hint(),
-                "exit_code": e.exit_code(),
-            });
-            let _ = writeln!(err, "{line}");
-        }
+        LogFormat::Json => failure.log_line(),
     }
-    drop(err);
     if formats.output == OutputFormat::Json {
-        let value = serde_json::json!({
-            "ok": false,
-            "exit_code": e.exit_code(),
-            "error": e.message(),
-            "causes": e.causes(),
-            "hint": e.hint(),
-        });
-        print_stdout(&value.to_string());
+        failure.print_summary();
     }
 }

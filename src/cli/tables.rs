@@ -30,7 +30,7 @@ pub(super) fn settings(args: TablesArgs, _ctx: &Context) -> Result<TablesSetting
 pub(super) async fn run(_settings: TablesSettings, ctx: &Context<'_>) -> Result<Rendered> {
     let catalog = ctx.catalog()?;
     let report = tables::list(&ctx.lakehouse()?, &catalog).await?;
-    let model_problems = crate::ops::silver_to_gold::plan_models(&catalog)?;
+    let (_, model_problems) = crate::ops::silver_to_gold::plan_models(&catalog)?;
     let mut text = text(&report);
     if !model_problems.is_empty() {
         text.push_str(&format!(

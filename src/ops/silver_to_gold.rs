@@ -283,8 +283,13 @@ fn sql_context(events: LazyFrame, content: LazyFrame, run_dates: LazyFrame) -> p
 /// its result columns with its gold spec: a syntax error, an unknown column or table, or a
 /// SELECT list that does not match the spec is found in milliseconds, before any data is
 /// read. Every model is tried; each problem names the SQL file, the line when the error names
-/// something found in the SQL, and a suggestion.
-pub fn plan_models(catalog: &Catalog) -> Result<Vec<Problem>> {
+/// something found in the SQL, and a suggestion. Returns how many models were planned too.
+pub fn plan_models(catalog: &Catalog) -> Result<(usize, Vec<Problem>)> {
+    let models = gold_models(catalog, None)?;
+    if models.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    let planned = models.len();
     let silver = catalog.table("silver.video_events")?;
     let content = catalog.table("silver.content")?;
     let empty = |spec: &TableSpec| lake::batches_to_df(&[], &lake::arrow_schema(spec)).map(DataFrame::lazy);
@@ -295,7 +300,7 @@ pub fn plan_models(catalog: &Catalog) -> Result<Vec<Problem>> {
         .lazy();
     let columns: Vec<&str> = silver.columns.iter().chain(&content.columns).map(|c| c.name.as_str()).collect();
     let mut problems = Vec::new();
-    for job in gold_models(catalog, None)? {
+    for job in models {
         let sql = job.sql.as_deref().unwrap_or_default();
         let file = std::path::PathBuf::from(sql_path(job));
         let result = sql_context(events.clone(), content_frame.clone(), run_dates.clone())
@@ -323,7 +328,7 @@ pub fn plan_models(catalog: &Catalog) -> Result<Vec<Problem>> {
             ));
         }
     }
-    Ok(problems)
+    Ok((planned, problems))
 }
 
 /// A Polars SQL error as a problem: the line of the name it complains about, and the known

@@ -72,12 +72,16 @@ pub async fn sql(lake: &Lakehouse, catalog: &Catalog, s: &SqlSettings) -> Result
             }
             t.load_version(v as u64).await.map_err(|e| lake::from_delta(e, format!("cannot read version {v} of {}", spec.id)))?;
         }
-        let (frame, partitions) = match (spec.date_partition(), &prune) {
-            (Some(column), Some(range)) => {
-                let values: Vec<String> = lake::partition_values(&t, column)?.into_iter().filter(|d| range.admits(d)).collect();
-                (lake::scan_partitions(&t, spec, column, &values).await?, Some(values))
+        // Date-partitioned tables are scanned lazily (Polars pushes the query's projection and
+        // filters into the files: `COUNT(*)` over silver never loads the payloads).
+        let (frame, partitions) = match spec.date_partition() {
+            Some(column) => {
+                let all = lake::partition_values(&t, column)?;
+                let values: Vec<String> = all.into_iter().filter(|d| prune.as_ref().is_none_or(|r| r.admits(d))).collect();
+                let frame = lake::scan_partitions(&t, spec, column, &values).await?;
+                (frame, prune.is_some().then_some(values))
             }
-            _ => (lake::read_partitions(&t, spec, &PartitionFilter::all()).await?, None),
+            None => (lake::read_partitions(&t, spec, &PartitionFilter::all()).await?, None),
         };
         ctx.register(&alias(spec), frame);
         tables.push(TableRead { table: spec.id.to_string(), version: t.version().map(|v| v as i64), partitions });

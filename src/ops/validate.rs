@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::catalog::{Catalog, Problem};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ValidateReport {
@@ -25,10 +25,10 @@ pub fn validate(root: &Path) -> Result<ValidateReport> {
     let (catalog, mut problems) = Catalog::load_all(root)?;
     // Models are planned only once the specs they need are sound (a broken silver spec would
     // make every model fail for the same reason).
-    let models = if problems.is_empty() || catalog.table("silver.video_events").is_ok() && catalog.table("silver.content").is_ok() {
-        let planned = crate::ops::silver_to_gold::plan_models(&catalog)?;
-        problems.extend(planned);
-        catalog.jobs().filter(|j| j.sql.is_some()).count()
+    let models = if catalog.table("silver.video_events").is_ok() && catalog.table("silver.content").is_ok() {
+        let (planned, found) = crate::ops::silver_to_gold::plan_models(&catalog)?;
+        problems.extend(found);
+        planned
     } else {
         0
     };
@@ -39,17 +39,9 @@ pub fn validate(root: &Path) -> Result<ValidateReport> {
 /// with, so a broken spec or model fails before any data is read.
 pub fn validated_catalog(root: &Path) -> Result<Catalog> {
     let catalog = Catalog::load(root)?;
-    let problems = crate::ops::silver_to_gold::plan_models(&catalog)?;
+    let (_, problems) = crate::ops::silver_to_gold::plan_models(&catalog)?;
     if problems.is_empty() {
         return Ok(catalog);
     }
-    Err(problems_error(&problems))
-}
-
-/// The problems as one error (exit 1), one per line.
-pub fn problems_error(problems: &[Problem]) -> Error {
-    let count = problems.len();
-    let lines: Vec<String> = problems.iter().map(Problem::to_string).collect();
-    Error::data(format!("{count} problem{} in the specs and models:\n  {}", if count == 1 { "" } else { "s" }, lines.join("\n  ")))
-        .with_hint("fix the files listed above (`vbda validate` rechecks them in a second); nothing was run")
+    Err(crate::catalog::problems_error(&problems))
 }

@@ -81,12 +81,12 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     let bronze = Table::open(lake, bronze_spec).await?.ok_or_else(no_bronze)?;
     let bronze_version = bronze.version().unwrap_or(0);
     let incremental = settings.dates.is_empty();
+    // The bronze version incremental runs have processed: both tables must have seen it.
+    let processed = match (silver.recorded_version(INCREMENTAL_APP), quarantine.recorded_version(INCREMENTAL_APP)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        _ => None,
+    };
     let dates: Vec<String> = if incremental {
-        // Both tables must have seen a bronze version for it to count as processed.
-        let processed = match (silver.recorded_version(INCREMENTAL_APP), quarantine.recorded_version(INCREMENTAL_APP)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            _ => None,
-        };
         if processed == Some(bronze_version) {
             return Ok(BronzeToSilverReport::nothing(bronze_version, started));
         }
@@ -113,10 +113,6 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
         }
         dates_without_bronze = empty;
         // What an incremental run would still pick up, besides the dates of this run.
-        let processed = match (silver.recorded_version(INCREMENTAL_APP), quarantine.recorded_version(INCREMENTAL_APP)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            _ => None,
-        };
         let pending = match processed {
             Some(v) if v >= bronze_version => Default::default(),
             Some(v) => lake::txn::partitions_added(bronze.delta(), Some(v), bronze_version, "event_date").await?.unwrap_or_default(),
