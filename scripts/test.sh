@@ -11,6 +11,11 @@ if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
   echo "== installing promtool (package prometheus)" >&2
   apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+# PostgreSQL (package postgresql) for the publish tests: each test runs its own initdb + pg_ctl.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "== installing PostgreSQL (package postgresql)" >&2
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+fi
 source scripts/env.sh
 
 # A real Apache Kafka 4.1 broker for the stream's end-to-end tests: its jars and their runtime

@@ -14,6 +14,7 @@ pub mod ops;
 pub mod quality;
 pub mod settings;
 pub mod telemetry;
+pub mod warehouse;
 
 #[cfg(test)]
 mod fuzz;

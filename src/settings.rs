@@ -27,6 +27,16 @@ pub struct ConfigFile {
     pub stream: StreamConfig,
     #[serde(default)]
     pub s3: S3Config,
+    #[serde(default)]
+    pub publish: PublishConfig,
+}
+
+/// `[publish]`: where `vbda publish` writes gold (no password here: PGPASSWORD or ~/.pgpass).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishConfig {
+    pub target: Option<String>,
+    pub schema: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -23,6 +23,7 @@ mod init;
 mod ingest;
 mod optimize;
 mod produce;
+mod publish;
 mod restore;
 mod show;
 mod silver_to_gold;
@@ -157,6 +158,8 @@ enum Command {
     /// Restore a table to an earlier version or timestamp (a new commit; history is kept)
     #[command(disable_version_flag = true)]
     Restore(restore::RestoreArgs),
+    /// Publish gold tables into PostgreSQL for BI tools, each date in one transaction (dates given, or what changed)
+    Publish(publish::PublishArgs),
     /// Send NDJSON files' lines (e.g. from `vbda generate`) to a Kafka topic, keyed by session_id
     Produce(produce::ProduceArgs),
     /// Run bronze-to-silver and silver-to-gold for each date of a range in order, resumably
@@ -397,6 +400,7 @@ fn dispatch(command: Command, ctx: &Context) -> Result<Option<Rendered>> {
         Command::History(a) => execute(ctx, "history", history::settings(a, ctx)?, history::run),
         Command::Status(a) => execute(ctx, "status", status::settings(a, ctx)?, status::run),
         Command::Restore(a) => execute(ctx, "restore", restore::settings(a, ctx)?, restore::run),
+        Command::Publish(a) => execute(ctx, "publish", publish::settings(a, ctx)?, publish::run),
         Command::Produce(a) => execute(ctx, "produce", produce::settings(a, ctx)?, produce::run),
         Command::Backfill(a) => execute(ctx, "backfill", backfill::settings(a, ctx)?, backfill::run),
     }

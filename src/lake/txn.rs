@@ -240,8 +240,19 @@ pub async fn partitions_added(
     upto: i64,
     column: &str,
 ) -> Result<Option<std::collections::BTreeSet<String>>> {
+    Ok(partitions_changed(table, after, upto, column).await?.map(|changed| changed.into_keys().collect()))
+}
+
+/// Like [`partitions_added`], with the last version of `after + 1 ..= upto` that touched each
+/// value (`vbda publish` compares it with the version each date was published from).
+pub async fn partitions_changed(
+    table: &DeltaTable,
+    after: Option<i64>,
+    upto: i64,
+    column: &str,
+) -> Result<Option<std::collections::BTreeMap<String, i64>>> {
     let store = table.log_store().object_store(None);
-    let mut out = std::collections::BTreeSet::new();
+    let mut out = std::collections::BTreeMap::new();
     let first = after.map(|v| v + 1).unwrap_or(0);
     for version in first..=upto {
         let path = Path::from("_delta_log").join(format!("{version:020}.json"));
@@ -258,7 +269,7 @@ pub async fn partitions_added(
                 .data_err(|| format!("Delta commit {path} holds a line that is not JSON"))?;
             let file = action.get("add").or_else(|| action.get("remove"));
             if let Some(value) = file.and_then(|a| a.get("partitionValues")).and_then(|p| p.get(column)).and_then(|v| v.as_str()) {
-                out.insert(value.to_string());
+                out.insert(value.to_string(), version);
             }
         }
     }

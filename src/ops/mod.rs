@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod init;
 pub mod maintain;
 pub mod produce;
+pub mod publish;
 pub mod sql;
 pub mod silver_to_gold;
 pub mod stream;

@@ -1,0 +1,253 @@
+//! One date of one gold table replaced in one PostgreSQL transaction: the old rows deleted, the
+//! new ones sent by binary COPY, and the bookkeeping row (gold table, date, Delta version)
+//! written, all committed together, so a crash or a rerun leaves the date wholly old or wholly
+//! new. An advisory lock per (table, date) serialises two publishers of the same date; the one
+//! holding an older Delta version than the one already there leaves the date alone.
+
+use std::collections::BTreeMap;
+
+use bytes::BytesMut;
+use chrono::{DateTime, NaiveDate, Utc};
+use polars::prelude::{DataFrame, DataType as PlDataType};
+use serde::Serialize;
+use tokio_postgres::Client;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+
+use super::Target;
+use super::ddl::{published_name, quote_ident, table_name};
+use crate::catalog::{ColumnType, TableSpec};
+use crate::error::{Error, Result};
+
+/// What happened to one date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum DateOutcome {
+    /// The date's rows replaced by this many.
+    Replaced { rows: u64 },
+    /// Gold has no rows of the date any more: its rows and bookkeeping removed.
+    Deleted { rows: u64 },
+    /// Another publisher already put a newer Delta version of the date there: left alone.
+    NewerThere { version: i64 },
+}
+
+/// The dates of one gold table in PostgreSQL and the Delta version each came from.
+pub async fn published(client: &Client, target: &Target, spec: &TableSpec) -> Result<BTreeMap<NaiveDate, i64>> {
+    let rows = client
+        .query(
+            &format!("SELECT date, delta_version FROM {} WHERE gold_table = $1", published_name(target)),
+            &[&spec.id.to_string()],
+        )
+        .await
+        .map_err(|e| target.error(e, "cannot read the publish bookkeeping"))?;
+    Ok(rows.iter().map(|r| (r.get::<_, NaiveDate>(0), r.get::<_, i64>(1))).collect())
+}
+
+/// Replace `date` of `spec`'s table with `rows` (None: gold has none: delete), recording
+/// `version` as the Delta version it came from, in one transaction.
+pub async fn replace_date(
+    client: &mut Client,
+    target: &Target,
+    spec: &TableSpec,
+    date: NaiveDate,
+    rows: Option<&DataFrame>,
+    version: i64,
+) -> Result<DateOutcome> {
+    let Some(date_column) = spec.date_partition() else {
+        return Err(Error::data(format!("{} has no date partition; publish replaces dates", spec.id)));
+    };
+    let name = table_name(target, spec);
+    let gold_table = spec.id.to_string();
+    let what = format!("cannot publish {gold_table} {date}");
+    let err = |e| target.error(e, &what);
+    let tx = client.transaction().await.map_err(err)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(&gold_table, date)]).await.map_err(err)?;
+    let published = published_name(target);
+    let recorded: Option<i64> = tx
+        .query_opt(&format!("SELECT delta_version FROM {published} WHERE gold_table = $1 AND date = $2"), &[&gold_table, &date])
+        .await
+        .map_err(err)?
+        .map(|r| r.get(0));
+    if let Some(there) = recorded.filter(|v| *v > version) {
+        return Ok(DateOutcome::NewerThere { version: there });
+    }
+    let deleted = tx
+        .execute(&format!("DELETE FROM {name} WHERE {} = $1", quote_ident(date_column)), &[&date])
+        .await
+        .map_err(err)?;
+    let outcome = match rows {
+        Some(df) if df.height() > 0 => {
+            let copied = copy_rows(&tx, &name, spec, df).await.map_err(|e| match e {
+                CopyError::Pg(e) => err(e),
+                CopyError::Vbda(e) => e.context(&what),
+            })?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO {published} (gold_table, date, delta_version, rows, published_at) VALUES ($1, $2, $3, $4, now())
+                     ON CONFLICT (gold_table, date) DO UPDATE SET delta_version = EXCLUDED.delta_version, rows = EXCLUDED.rows, published_at = now()"
+                ),
+                &[&gold_table, &date, &version, &(copied as i64)],
+            )
+            .await
+            .map_err(err)?;
+            DateOutcome::Replaced { rows: copied }
+        }
+        _ => {
+            tx.execute(&format!("DELETE FROM {published} WHERE gold_table = $1 AND date = $2"), &[&gold_table, &date])
+                .await
+                .map_err(err)?;
+            DateOutcome::Deleted { rows: deleted }
+        }
+    };
+    crate::failpoint::hit("publish.before_commit");
+    tx.commit().await.map_err(err)?;
+    Ok(outcome)
+}
+
+/// A stable advisory-lock key for one (table, date): FNV-1a over both.
+fn lock_key(table: &str, date: NaiveDate) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in table.bytes().chain([b'/']).chain(date.to_string().bytes()) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
+enum CopyError {
+    Pg(tokio_postgres::Error),
+    Vbda(Error),
+}
+
+impl From<tokio_postgres::Error> for CopyError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        CopyError::Pg(e)
+    }
+}
+
+impl From<Error> for CopyError {
+    fn from(e: Error) -> Self {
+        CopyError::Vbda(e)
+    }
+}
+
+/// Send the frame's rows (columns in spec order) by binary COPY; returns the rows written.
+async fn copy_rows(tx: &tokio_postgres::Transaction<'_>, name: &str, spec: &TableSpec, df: &DataFrame) -> Result<u64, CopyError> {
+    let columns: Vec<String> = spec.columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let types: Vec<Type> = spec.columns.iter().map(|c| pg_wire_type(c.data_type)).collect();
+    let cells: Vec<Vec<Cell<'_>>> = spec.columns.iter().map(|c| column_cells(df, &c.name, c.data_type)).collect::<Result<_>>()?;
+    let sink = tx.copy_in(&format!("COPY {name} ({}) FROM STDIN (FORMAT binary)", columns.join(", "))).await?;
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    futures::pin_mut!(writer);
+    let mut row: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(cells.len());
+    for r in 0..df.height() {
+        row.clear();
+        row.extend(cells.iter().map(|col| &col[r] as &(dyn ToSql + Sync)));
+        writer.as_mut().write(&row).await?;
+    }
+    Ok(writer.finish().await?)
+}
+
+fn pg_wire_type(t: ColumnType) -> Type {
+    match t {
+        ColumnType::String => Type::TEXT,
+        ColumnType::Binary => Type::BYTEA,
+        ColumnType::Boolean => Type::BOOL,
+        ColumnType::Integer => Type::INT4,
+        ColumnType::Long => Type::INT8,
+        ColumnType::Double => Type::FLOAT8,
+        ColumnType::Date => Type::DATE,
+        ColumnType::Timestamp => Type::TIMESTAMPTZ,
+    }
+}
+
+/// One value on its way to PostgreSQL, borrowing strings and bytes from the frame.
+#[derive(Debug)]
+enum Cell<'a> {
+    Null,
+    Text(&'a str),
+    Bytes(&'a [u8]),
+    Bool(bool),
+    Int(i32),
+    Long(i64),
+    Double(f64),
+    Date(NaiveDate),
+    Timestamp(DateTime<Utc>),
+}
+
+impl ToSql for Cell<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Cell::Null => Ok(IsNull::Yes),
+            Cell::Text(v) => v.to_sql(ty, out),
+            Cell::Bytes(v) => v.to_sql(ty, out),
+            Cell::Bool(v) => v.to_sql(ty, out),
+            Cell::Int(v) => v.to_sql(ty, out),
+            Cell::Long(v) => v.to_sql(ty, out),
+            Cell::Double(v) => v.to_sql(ty, out),
+            Cell::Date(v) => v.to_sql(ty, out),
+            Cell::Timestamp(v) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// A frame's column as cells of the spec's type.
+fn column_cells<'a>(df: &'a DataFrame, name: &str, t: ColumnType) -> Result<Vec<Cell<'a>>> {
+    let col = df
+        .column(name)
+        .map_err(|_| Error::data(format!("gold rows have no column `{name}`")))?
+        .as_materialized_series();
+    let wrong = |e: polars::prelude::PolarsError| Error::data(format!("column `{name}` is not {}: {e}", t.name()));
+    let cells = match t {
+        ColumnType::String => col.str().map_err(wrong)?.iter().map(|v| v.map_or(Cell::Null, Cell::Text)).collect(),
+        ColumnType::Binary => col.binary().map_err(wrong)?.iter().map(|v| v.map_or(Cell::Null, Cell::Bytes)).collect(),
+        ColumnType::Boolean => col.bool().map_err(wrong)?.iter().map(|v| v.map_or(Cell::Null, Cell::Bool)).collect(),
+        ColumnType::Integer => {
+            col.cast(&PlDataType::Int32).map_err(wrong)?.i32().map_err(wrong)?.iter().map(|v| v.map_or(Cell::Null, Cell::Int)).collect()
+        }
+        ColumnType::Long => {
+            col.cast(&PlDataType::Int64).map_err(wrong)?.i64().map_err(wrong)?.iter().map(|v| v.map_or(Cell::Null, Cell::Long)).collect()
+        }
+        ColumnType::Double => col
+            .cast(&PlDataType::Float64)
+            .map_err(wrong)?
+            .f64()
+            .map_err(wrong)?
+            .iter()
+            .map(|v| v.map_or(Cell::Null, Cell::Double))
+            .collect(),
+        ColumnType::Date => {
+            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+            col.to_physical_repr()
+                .cast(&PlDataType::Int32)
+                .map_err(wrong)?
+                .i32()
+                .map_err(wrong)?
+                .iter()
+                .map(|v| match v.and_then(|d| epoch.checked_add_signed(chrono::Duration::days(d as i64))) {
+                    Some(d) => Cell::Date(d),
+                    None => Cell::Null,
+                })
+                .collect()
+        }
+        ColumnType::Timestamp => col
+            .to_physical_repr()
+            .cast(&PlDataType::Int64)
+            .map_err(wrong)?
+            .i64()
+            .map_err(wrong)?
+            .iter()
+            .map(|v| match v.and_then(DateTime::<Utc>::from_timestamp_micros) {
+                Some(t) => Cell::Timestamp(t),
+                None => Cell::Null,
+            })
+            .collect(),
+    };
+    Ok(cells)
+}
