@@ -15,6 +15,7 @@ mod backfill;
 mod bronze_to_silver;
 mod check;
 mod checkpoint;
+mod ddl;
 mod describe;
 mod generate;
 mod history;
@@ -158,6 +159,8 @@ enum Command {
     /// Restore a table to an earlier version or timestamp (a new commit; history is kept)
     #[command(disable_version_flag = true)]
     Restore(restore::RestoreArgs),
+    /// Print the statements that register every table with Spark, Trino or Athena (by location)
+    Ddl(ddl::DdlArgs),
     /// Publish gold tables into PostgreSQL for BI tools, each date in one transaction (dates given, or what changed)
     Publish(publish::PublishArgs),
     /// Send NDJSON files' lines (e.g. from `vbda generate`) to a Kafka topic, keyed by session_id
@@ -400,6 +403,7 @@ fn dispatch(command: Command, ctx: &Context) -> Result<Option<Rendered>> {
         Command::History(a) => execute(ctx, "history", history::settings(a, ctx)?, history::run),
         Command::Status(a) => execute(ctx, "status", status::settings(a, ctx)?, status::run),
         Command::Restore(a) => execute(ctx, "restore", restore::settings(a, ctx)?, restore::run),
+        Command::Ddl(a) => execute(ctx, "ddl", ddl::settings(a, ctx)?, ddl::run),
         Command::Publish(a) => execute(ctx, "publish", publish::settings(a, ctx)?, publish::run),
         Command::Produce(a) => execute(ctx, "produce", produce::settings(a, ctx)?, produce::run),
         Command::Backfill(a) => execute(ctx, "backfill", backfill::settings(a, ctx)?, backfill::run),

@@ -552,7 +552,15 @@ pub async fn partition_scans(table: &DeltaTable, spec: &TableSpec, column: &str,
         let scan = LazyFrame::scan_parquet_files(std::iter::once(source).collect(), ScanArgsParquet::default())
             .env_err(|| format!("cannot scan {}", path.display()))?;
         let with_partition = scan.with_column(lit(days).cast(PlType::Date).alias(column));
-        frames.push(with_partition.select(names.iter().map(|n| col(n.as_str())).collect::<Vec<_>>()));
+        // Timestamps are cast to the spec's UTC microseconds: other writers store them in other
+        // units (Spark's default is INT96, which Parquet readers see as naive nanoseconds, UTC).
+        let columns = spec.columns.iter().zip(&names).map(|(c, n)| match c.data_type {
+            crate::catalog::ColumnType::Timestamp => {
+                col(n.as_str()).cast(PlType::Datetime(polars::prelude::TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC)))
+            }
+            _ => col(n.as_str()),
+        });
+        frames.push(with_partition.select(columns.collect::<Vec<_>>()));
     }
     Ok(frames)
 }

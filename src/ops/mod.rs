@@ -6,6 +6,7 @@ pub mod backfill;
 pub mod bronze_to_silver;
 pub mod check;
 pub mod content;
+pub mod ddl;
 pub mod generate;
 pub mod ingest;
 pub mod init;

@@ -9,6 +9,7 @@ mod catalog;
 mod cli;
 mod crash;
 mod gold;
+mod interop;
 mod ingest;
 mod kafka_broker;
 mod kafka_e2e;
