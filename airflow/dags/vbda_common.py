@@ -8,15 +8,18 @@ Every task is a BashOperator running the `vbda` binary. Where things are:
   ``VBDA_PROJECT`` / ``VBDA_LAKEHOUSE`` from the worker's environment, then ``vbda.toml``.
 
 Exit codes (README): 0 ok; 1 the data or a spec is wrong and 2 a usage error: retrying cannot
-help, so the task fails at once; 3 the environment failed (storage, Kafka): retried.
+help, so the task fails at once; 3 the environment failed (storage, Kafka): retried. A command
+whose JSON summary says ``"skipped": true`` (``vbda publish --if-configured`` without a target)
+marks the task skipped.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 
-from airflow.exceptions import AirflowException
+from airflow.exceptions import AirflowException, AirflowSkipException
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -65,9 +68,22 @@ class VbdaOperator(BashOperator):
 
     def execute(self, context):
         try:
-            return super().execute(context)
+            last_line = super().execute(context)
         except AirflowException as e:
             text = str(e)
             if text.endswith("exit code 1.") or text.endswith("exit code 2."):
                 raise AirflowFailException(f"{text} vbda found a problem with the data, a spec or the command; retrying will not help") from e
             raise
+        summary = _json(last_line)
+        if summary.get("skipped") is True:
+            raise AirflowSkipException(f"vbda {summary.get('command', '')}: {summary.get('reason', 'skipped')}")
+        return last_line
+
+
+def _json(line) -> dict:
+    """The JSON summary vbda printed last (BashOperator returns stdout's last line), or {}."""
+    try:
+        value = json.loads(line) if isinstance(line, str) else None
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

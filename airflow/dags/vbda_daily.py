@@ -1,5 +1,8 @@
 """Daily pipeline: ingest the landing files, then rebuild the run's date in silver and gold,
-then check the tables' expectations for that date.
+then check the tables' expectations for that date, then publish the date's gold tables to
+PostgreSQL for BI tools: the Airflow Variable ``vbda_publish_target`` (a postgres:// URL without a
+password; the password comes from PGPASSWORD or ~/.pgpass on the worker) or, on the worker,
+``VBDA_PUBLISH_TARGET`` / vbda.toml's ``publish.target``. Without a target the task is skipped.
 
 Runs at 02:00 UTC for the previous UTC day (the logical date is the start of the day's data
 interval). One run at a time; writing tasks share the ``vbda_lakehouse`` pool.
@@ -21,9 +24,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from vbda_common import DEFAULT_ARGS, RUN_DATE, VbdaOperator  # noqa: E402
 
+#: ``--target`` from the Airflow Variable ``vbda_publish_target`` when it is set.
+PUBLISH_TARGET = "{% set t = var.value.get('vbda_publish_target', '') %}{% if t %} --target '{{ t }}'{% endif %}"
+
 with DAG(
     dag_id="vbda_daily",
-    description="ingest -> bronze-to-silver -> silver-to-gold -> check, for one event date",
+    description="ingest -> bronze-to-silver -> silver-to-gold -> check -> publish, for one event date",
     schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
     start_date=datetime(2025, 1, 1),
     catchup=False,
@@ -35,4 +41,5 @@ with DAG(
     silver = VbdaOperator(task_id="bronze_to_silver", arguments=f"bronze-to-silver --date {RUN_DATE}")
     gold = VbdaOperator(task_id="silver_to_gold", arguments=f"silver-to-gold --date {RUN_DATE}")
     check = VbdaOperator(task_id="check", arguments=f"check --date {RUN_DATE}", writes=False)
-    ingest >> silver >> gold >> check
+    publish = VbdaOperator(task_id="publish", arguments=f"publish --date {RUN_DATE} --if-configured{PUBLISH_TARGET}", writes=False)
+    ingest >> silver >> gold >> check >> publish

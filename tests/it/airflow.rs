@@ -19,7 +19,13 @@ fn venv() -> PathBuf {
 
 /// `airflow ...` with its own home and SQLite database, and vbda's settings for the DAGs.
 fn airflow(ctx: &TestContext, home: &Path, args: &[&str]) -> (i32, String, String) {
+    airflow_with(ctx, home, args, &[])
+}
+
+/// [`airflow`] with more environment for the tasks (a publish target and its password).
+fn airflow_with(ctx: &TestContext, home: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(venv().join("bin/airflow"))
+        .envs(env.iter().copied())
         .args(args)
         .current_dir(ctx.dir.path())
         .env("AIRFLOW_HOME", home)
@@ -72,6 +78,13 @@ for code in (1, 2, 3):
         out["exit_codes"][code] = "fail"
     except AirflowException:
         out["exit_codes"][code] = "retry"
+# A summary that says it skipped (publish --if-configured without a target) skips the task.
+from airflow.exceptions import AirflowSkipException
+try:
+    VbdaOperator(task_id="skips", arguments="x", bash_command="""echo '{"skipped":true,"reason":"no target","command":"publish","ok":true}'""").execute({})
+    out["skipped"] = "ran"
+except AirflowSkipException as e:
+    out["skipped"] = str(e)
 
 # The run date: logical date; conf's date; the day before a manual run without logical date.
 import jinja2
@@ -93,15 +106,16 @@ print(json.dumps(out))
     let bag = json_line(&stdout);
     assert_eq!(bag["errors"], serde_json::json!({}), "{bag}");
     let dags = &bag["dags"];
-    // ingest -> bronze_to_silver -> silver_to_gold -> check (edges sorted as Python sorts them).
+    // ingest -> bronze_to_silver -> silver_to_gold -> check -> publish (edges sorted as Python sorts them).
     assert_eq!(
         dags["vbda_daily"]["edges"],
-        serde_json::json!([["bronze_to_silver", "silver_to_gold"], ["ingest", "bronze_to_silver"], ["silver_to_gold", "check"]]),
+        serde_json::json!([["bronze_to_silver", "silver_to_gold"], ["check", "publish"], ["ingest", "bronze_to_silver"], ["silver_to_gold", "check"]]),
         "{bag}"
     );
     assert_eq!(dags["vbda_microbatch"]["tasks"], serde_json::json!(["bronze_to_silver", "silver_to_gold", "stream"]));
     assert_eq!(dags["vbda_maintenance"]["tasks"], serde_json::json!(["checkpoint", "optimize", "vacuum"]));
     assert_eq!(bag["exit_codes"], serde_json::json!({"1": "fail", "2": "fail", "3": "retry"}), "{bag}");
+    assert_eq!(bag["skipped"], "vbda publish: no target", "{bag}");
     assert_eq!(bag["dates"], serde_json::json!(["2025-01-01", "2024-12-31", "2025-01-08"]), "{bag}");
     for dag in ["vbda_daily", "vbda_microbatch", "vbda_maintenance"] {
         assert_eq!(dags[dag]["max_active_runs"], 1, "{dag}: {bag}");
@@ -133,14 +147,31 @@ fn the_daily_dag_builds_gold_for_its_date_and_a_data_error_fails_without_retries
     reference.run_json(&["bronze-to-silver", "--date", "2025-01-01"]);
     let expected = reference.run_json(&["silver-to-gold", "--date", "2025-01-01"]);
 
-    let (code, out, err) = airflow(&ctx, &home, &["dags", "test", "vbda_daily", "2025-01-01"]);
+    // With a publish target (a real PostgreSQL), the last task publishes the date's gold.
+    let pg = crate::postgres::Postgres::start();
+    let target = pg.target();
+    let publish_env = [("VBDA_PUBLISH_TARGET", target.as_str()), ("PGPASSWORD", crate::postgres::PASSWORD)];
+    let (code, out, err) = airflow_with(&ctx, &home, &["dags", "test", "vbda_daily", "2025-01-01"], &publish_env);
     assert_eq!(code, 0, "{out}\n{err}");
     for model in expected["models"].as_array().unwrap() {
         let table = model["table"].as_str().unwrap();
         let shown = ctx.run_json(&["show", table, "--date", "2025-01-01", "--limit", "0"]);
         assert_eq!(shown["total_rows"], model["rows"], "{table}");
         assert!(model["rows"].as_u64().unwrap() > 0, "{table}");
+        let in_pg = pg.query(&format!("SELECT count(*) FROM {table} WHERE date = '2025-01-01'"));
+        assert_eq!(in_pg, vec![model["rows"].to_string()], "{table} in PostgreSQL");
     }
+    // Without one, the publish task is skipped and the run succeeds.
+    let (code, out, err) = airflow(&ctx, &home, &["dags", "test", "vbda_daily", "2025-01-03"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (_, runs, _) = airflow(&ctx, &home, &["dags", "list-runs", "vbda_daily", "-o", "json"]);
+    let runs = json_line(&runs);
+    let run = runs.as_array().unwrap().iter().find(|r| r["logical_date"].as_str().unwrap().starts_with("2025-01-03")).unwrap();
+    let (_, states, _) = airflow(&ctx, &home, &["tasks", "states-for-dag-run", "vbda_daily", run["run_id"].as_str().unwrap(), "-o", "json"]);
+    let states = json_line(&states);
+    let publish = states.as_array().unwrap().iter().find(|t| t["task_id"] == "publish").unwrap();
+    assert_eq!(publish["state"], "skipped", "{states}");
+    assert_eq!(run["state"], "success", "{run}");
 
     // A file ingest cannot read: exit code 1, so the task fails at once (no retry) and the
     // run fails with nothing downstream run.
