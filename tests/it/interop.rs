@@ -154,3 +154,30 @@ fn spark_deltalake_and_polars_read_every_table_vbda_writes_and_vbda_carries_on_a
     on_copy(&["checkpoint"]);
     on_copy(&["vacuum", "--dry-run"]);
 }
+
+#[test]
+fn ddl_registers_the_tables_that_exist_and_refuses_what_an_engine_cannot_read() {
+    let ctx = TestContext::new();
+    std::fs::write(ctx.landing().join("a.ndjson"), "{\"event_id\":\"e1\",\"event_type\":\"play\",\"event_ts\":\"2025-01-01T10:00:00Z\",\"user_id\":\"u1\",\"session_id\":\"s1\"}\n").unwrap();
+    ctx.run_json(&["ingest"]);
+    let out = ctx.run(&["ddl", "--engine", "trino", "--trino-catalog", "lake"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let bronze = ctx.lakehouse().join("bronze/video_events");
+    assert!(out.stdout.contains("delta.register-table-procedure.enabled=true"), "{}", out.stdout);
+    assert!(out.stdout.contains("CREATE SCHEMA IF NOT EXISTS \"lake\".\"bronze\";"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("CALL \"lake\".system.register_table(schema_name => 'bronze', table_name => 'video_events', table_location => 'file://{}');", bronze.display())),
+        "{}",
+        out.stdout
+    );
+    // Only bronze exists: the others are named in a comment, not registered.
+    assert!(out.stdout.contains("-- not created yet (run the pipeline first): silver.content, silver.video_events"), "{}", out.stdout);
+    assert_eq!(out.stdout.matches(".system.register_table(").count(), 1, "{}", out.stdout);
+
+    let (err, _) = ctx.run_json_code(&["ddl", "--engine", "athena"], 1);
+    assert!(err["error"].as_str().unwrap().contains("Athena reads tables on S3 only"), "{err}");
+    let (err, _) = ctx.run_json_code(&["ddl", "--engine", "spark", "--table", "gold.daily_kpi"], 1);
+    assert!(err["error"].as_str().unwrap().contains("gold.daily_kpi"), "{err}");
+    let (err, _) = ctx.run_json_code(&["ddl", "--engine", "duckdb"], 2);
+    assert!(err["error"].as_str().unwrap().contains("duckdb"), "{err}");
+}

@@ -228,6 +228,15 @@ fn the_whole_pipeline_on_s3_gives_the_same_gold_as_on_local_disk() {
     let again = ok_s3(&ctx, &moto, &["backfill", "--from", D, "--to", D]);
     assert_eq!((again["done"].as_u64(), again["skipped"].as_u64()), (Some(0), Some(1)), "the state in the bucket is read back: {again}");
     let on_s3 = gold_rows(|a| ok_s3(&ctx, &moto, a));
+    // Registering the tables on S3: Athena and Trino get s3:// locations, Spark s3a://.
+    let athena = ok_s3(&ctx, &moto, &["ddl", "--engine", "athena"]);
+    let statements: Vec<&str> = athena["statements"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert!(statements.contains(&"CREATE EXTERNAL TABLE IF NOT EXISTS `gold`.`daily_kpis` LOCATION 's3://lake/warehouse/gold/daily_kpis' TBLPROPERTIES ('table_type' = 'DELTA')"), "{athena}");
+    assert!(statements.contains(&"CREATE DATABASE IF NOT EXISTS `silver`"), "{athena}");
+    let trino = ok_s3(&ctx, &moto, &["ddl", "--engine", "trino", "--table", "gold.daily_kpis"]);
+    assert_eq!(trino["statements"][1], "CALL \"delta\".system.register_table(schema_name => 'gold', table_name => 'daily_kpis', table_location => 's3://lake/warehouse/gold/daily_kpis')", "{trino}");
+    let spark = ok_s3(&ctx, &moto, &["ddl", "--engine", "spark", "--table", "gold.daily_kpis"]);
+    assert_eq!(spark["statements"][1], "CREATE TABLE IF NOT EXISTS `gold`.`daily_kpis` USING DELTA LOCATION 's3a://lake/warehouse/gold/daily_kpis'", "{spark}");
 
     // The same on local disk.
     std::fs::remove_dir_all(ctx.landing()).unwrap();
