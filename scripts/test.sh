@@ -50,9 +50,9 @@ export VBDA_MOTO_VENV="${VBDA_MOTO_VENV:-$HOME/.cache/vbda-moto-venv}"
 venv_with "$VBDA_MOTO_VENV" moto 5.2.5 "moto[server]==5.2.5"
 
 # Other Delta engines for the interop tests (tests/it/interop.rs): Apache Spark 4.0 with
-# delta-spark (its jars come from Maven Central on first start), deltalake and Polars.
+# delta-spark (its jars come from Maven Central on first start), deltalake, Polars and DuckDB.
 export VBDA_SPARK_VENV="${VBDA_SPARK_VENV:-$HOME/.cache/vbda-spark-venv}"
-venv_with "$VBDA_SPARK_VENV" pyspark 4.0.1 "pyspark==4.0.1 delta-spark==4.0.1 deltalake==1.6.6 polars==2.1.0 pyarrow==26.0.1"
+venv_with "$VBDA_SPARK_VENV" pyspark 4.0.1 "pyspark==4.0.1 delta-spark==4.0.1 deltalake==1.6.6 polars==2.1.0 pyarrow==26.0.1 duckdb==2.0.1"
 
 start=$(date +%s)
 echo "== cargo build --tests (target: $CARGO_TARGET_DIR)" >&2

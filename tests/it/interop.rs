@@ -1,5 +1,5 @@
 //! Other engines on vbda's tables, both ways (tests/interop/engines.py does the engines' part):
-//! Apache Spark 4 with delta-spark, deltalake (Python) and Polars read every table vbda writes
+//! Apache Spark 4 with delta-spark, deltalake (Python), Polars and DuckDB read every table vbda writes
 //! after appends, partition overwrites, optimize, a checkpoint, vacuum and restore, and get
 //! vbda's rows, types, time travel and history; Spark registers them with `vbda ddl`. Then
 //! Spark appends to bronze, checkpoints it and optimizes silver on a copy, and vbda carries on
@@ -51,7 +51,7 @@ fn count(ctx: &TestContext, table: &str) -> u64 {
 }
 
 #[test]
-fn spark_deltalake_and_polars_read_every_table_vbda_writes_and_vbda_carries_on_after_spark_writes() {
+fn spark_deltalake_polars_and_duckdb_read_every_table_vbda_writes_and_vbda_carries_on_after_spark_writes() {
     let ctx = TestContext::new();
     // Appends (two ingests), partition overwrites (gold and silver dates rebuilt), optimize,
     // a checkpoint, vacuum and a restore: every kind of commit vbda makes.
@@ -113,7 +113,7 @@ fn spark_deltalake_and_polars_read_every_table_vbda_writes_and_vbda_carries_on_a
     eprintln!("engines took {:.1}s (Spark start {:.1}s); seconds by layer: {}", started.elapsed().as_secs_f64(), report["spark_start_s"].as_f64().unwrap(), report["seconds_by_layer"]);
     assert_eq!(report["tables"].as_array().unwrap().len(), TABLES.len());
     for t in report["tables"].as_array().unwrap() {
-        for engine in ["spark", "deltalake", "polars"] {
+        for engine in ["spark", "deltalake", "polars", "duckdb"] {
             let r = &t["engines"][engine];
             assert!(r["rows_equal"] == true && r["types_equal"] == true && r["time_travel_equal"] == true, "{engine} on {}: {r}", t["id"]);
         }
