@@ -9,7 +9,8 @@
 //! `bronze_to_silver.before_commits`, `bronze_to_silver.between_commits` (silver committed,
 //! quarantine not), `bronze_to_silver.after_commits`, `silver_to_gold.before_commit`,
 //! `silver_to_gold.after_commit` (one gold table committed, the next not), `backfill.before_state`,
-//! `backfill.after_state`, `restore.before_commit`, `restore.after_commit`.
+//! `backfill.after_state`, `restore.before_commit`, `restore.after_commit`, `publish.before_commit`
+//! (one date's rows copied into PostgreSQL, its transaction not committed).
 //!
 //! Unset (always, outside tests), a point costs one load of a value read once.
 

@@ -166,8 +166,8 @@ pub struct StorageSettings {
 }
 
 /// Credentials the environment may hold; their values are never shown.
-const SECRET_ENV: [&str; 4] =
-    ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "VBDA_KAFKA_SASL_PASSWORD"];
+const SECRET_ENV: [&str; 5] =
+    ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "VBDA_KAFKA_SASL_PASSWORD", "PGPASSWORD"];
 
 impl StorageSettings {
     pub fn resolve(config: &S3Config) -> Result<Self> {

@@ -175,6 +175,12 @@ async fn plan<'a>(
         dates_without_gold: Vec::new(),
         rows: 0,
     };
+    // A gold table that does not exist (not built yet, or a mistyped lakehouse) publishes
+    // nothing and removes nothing: PostgreSQL keeps what it has.
+    let Some(version) = version else {
+        report.dates_without_gold = asked.to_vec();
+        return Ok(Plan { spec, dates: Vec::new(), report });
+    };
     let dates: Vec<NaiveDate> = if !asked.is_empty() {
         let mut dates = Vec::new();
         for d in asked {
@@ -187,7 +193,6 @@ async fn plan<'a>(
         dates
     } else {
         let removed = there.keys().filter(|d| !gold.contains(d)).copied();
-        let Some(version) = version else { return Ok(Plan { spec, dates: removed.collect(), report }) };
         let lowest = there.values().copied().min();
         let changed = match lowest {
             Some(low) if low <= version && low >= 0 => match table {

@@ -205,7 +205,15 @@ fn column_cells<'a>(df: &'a DataFrame, name: &str, t: ColumnType) -> Result<Vec<
         .as_materialized_series();
     let wrong = |e: polars::prelude::PolarsError| Error::data(format!("column `{name}` is not {}: {e}", t.name()));
     let cells = match t {
-        ColumnType::String => col.str().map_err(wrong)?.iter().map(|v| v.map_or(Cell::Null, Cell::Text)).collect(),
+        ColumnType::String => {
+            let strings = col.str().map_err(wrong)?;
+            // PostgreSQL's text cannot hold U+0000: say so rather than fail inside COPY.
+            if let Some(row) = strings.iter().position(|v| v.is_some_and(|s| s.contains('\0'))) {
+                return Err(Error::data(format!("column `{name}` holds a NUL character (row {row}), which PostgreSQL text cannot store"))
+                    .with_hint("find the producer's value in silver with `vbda sql` and fix or quarantine it upstream"));
+            }
+            strings.iter().map(|v| v.map_or(Cell::Null, Cell::Text)).collect()
+        }
         ColumnType::Binary => col.binary().map_err(wrong)?.iter().map(|v| v.map_or(Cell::Null, Cell::Bytes)).collect(),
         ColumnType::Boolean => col.bool().map_err(wrong)?.iter().map(|v| v.map_or(Cell::Null, Cell::Bool)).collect(),
         ColumnType::Integer => {

@@ -101,6 +101,9 @@ impl Target {
             let class = &db.code().code()[..2];
             let message = format!("{what} at {at}: {} ({})", db.message(), db.code().code());
             return match class {
+                "28" if db.message().contains("pg_hba.conf") => Error::data(message).with_hint(
+                    "the server's pg_hba.conf does not let this user in from here over this kind of connection; with sslmode=disable try sslmode=require, or ask the server's admin",
+                ),
                 "28" => Error::data(message).with_hint(
                     "check the user in the target and the password in PGPASSWORD or ~/.pgpass (host:port:database:user:password, mode 0600)",
                 ),
@@ -115,9 +118,12 @@ impl Target {
             return Error::data(format!("{what} at {at}: the server asks for a password and none was found"))
                 .with_hint("set PGPASSWORD, or add host:port:database:user:password to ~/.pgpass (mode 0600)");
         }
+        // A certificate this machine does not trust, or no TLS where sslmode=require asks for
+        // it: a setting to fix, not worth a retry (exit 1), like Kafka's TLS refusals.
         if text.contains("error performing TLS handshake") || text.contains("server does not support TLS") {
-            return Error::environment(format!("{what} at {at}: {text}"))
-                .with_hint("with sslmode=require the server must offer TLS with a certificate this machine trusts (PGSSLROOTCERT names a CA file)");
+            return Error::data(format!("{what} at {at}: {text}")).with_hint(
+                "the server must offer TLS with a certificate this machine trusts: set PGSSLROOTCERT to the CA file that signed it (or add the CA to the system's roots)",
+            );
         }
         Error::environment(format!("{what} at {at}: {text}"))
             .with_hint("check that the server is running and reachable from here (host, port, firewall), then rerun")

@@ -283,3 +283,33 @@ fn publish_without_a_target_fails_with_a_hint_or_skips_when_asked() {
     let (report, _) = ctx.run_json_code(&["publish", "--target", "postgres://x@127.0.0.1:1/db", "--model", "daily_kpi"], 1);
     assert!(report["hint"].as_str().unwrap().contains("did you mean `daily_kpis`"), "{report}");
 }
+
+#[test]
+fn publish_over_tls_verifies_the_server_certificate() {
+    let ctx = lakehouse_with_gold();
+    let pg = Postgres::start_tls();
+    let require = format!("{}?sslmode=require", pg.target());
+    let run = |target: &str, ca: Option<&std::path::Path>| {
+        let mut cmd = ctx.vbda();
+        cmd.args(["publish", "--target", target, "--date", D1, "--model", "daily_kpis", "--output", "json"]).env("PGPASSWORD", PASSWORD);
+        match ca {
+            Some(ca) => cmd.env("PGSSLROOTCERT", ca),
+            None => cmd.env_remove("PGSSLROOTCERT"),
+        };
+        let out = cmd.output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    // The CA that signed the server's certificate: TLS, and the rows land.
+    let (code, out) = run(&require, Some(&pg.ca()));
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(pg_rows(&pg, "daily_kpis", D1), gold_rows(&ctx, "daily_kpis", D1));
+    // A certificate this machine does not trust: refused, exit 1, with what to set.
+    let (code, out) = run(&require, None);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("TLS handshake") && out.contains("PGSSLROOTCERT"), "{out}");
+    // Without TLS, this server (hostssl only) refuses the connection: exit 1, with a hint.
+    let (code, out) = run(&format!("{}?sslmode=disable", pg.target()), None);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("pg_hba.conf") && out.contains("sslmode=require"), "{out}");
+    assert!(!out.contains(PASSWORD));
+}

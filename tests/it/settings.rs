@@ -19,7 +19,7 @@ fn vbda_clean(ctx: &TestContext, env: &[(&str, &str)]) -> std::process::Command 
     let kept = ["VBDA_PROJECT", "VBDA_LAKEHOUSE", "VBDA_LANDING"];
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().into_owned();
-        if (key.starts_with("VBDA_") || key.starts_with("AWS_")) && !kept.contains(&key.as_str()) {
+        if (key.starts_with("VBDA_") || key.starts_with("AWS_") || key.starts_with("PG")) && !kept.contains(&key.as_str()) {
             cmd.env_remove(&key);
         }
     }
@@ -83,6 +83,9 @@ fn show_settings_of_each_command() {
         ("restore_timestamp", &["restore", "silver.video_events", "--timestamp", "2025-01-02T06:00:00Z"]),
         ("produce", &["produce", "--file", "landing", "--brokers", NOWHERE, "--topic", "player-events", "--rate", "500"]),
         ("backfill", &["backfill", "--from", "2025-01-01", "--to", "2025-01-03", "--restart"]),
+        ("publish", &["publish", "--target", "postgres://bi@warehouse:5432/analytics?sslmode=require", "--from", "2025-01-01", "--to", "2025-01-02", "--model", "daily_kpis"]),
+        ("publish_if_configured", &["publish", "--if-configured"]),
+        ("ddl", &["ddl", "--engine", "trino", "--trino-catalog", "lake", "--table", "gold.daily_kpis"]),
     ];
     let settings = snapshot_settings(&ctx);
     for (name, args) in cases {
