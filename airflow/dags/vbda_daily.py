@@ -24,8 +24,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from vbda_common import DEFAULT_ARGS, RUN_DATE, VbdaOperator  # noqa: E402
 
-#: ``--target`` from the Airflow Variable ``vbda_publish_target`` when it is set.
-PUBLISH_TARGET = "{% set t = var.value.get('vbda_publish_target', '') %}{% if t %} --target '{{ t }}'{% endif %}"
+#: ``--target`` from the Airflow Variable ``vbda_publish_target`` when it is set, passed through
+#: the environment (never pasted into the shell command, so no quoting can break out of it).
+PUBLISH_TARGET = ' ${VBDA_DAG_PUBLISH_TARGET:+--target "$VBDA_DAG_PUBLISH_TARGET"}'
+PUBLISH_ENV = {"VBDA_DAG_PUBLISH_TARGET": "{{ var.value.get('vbda_publish_target', '') }}"}
 
 with DAG(
     dag_id="vbda_daily",
@@ -41,5 +43,11 @@ with DAG(
     silver = VbdaOperator(task_id="bronze_to_silver", arguments=f"bronze-to-silver --date {RUN_DATE}")
     gold = VbdaOperator(task_id="silver_to_gold", arguments=f"silver-to-gold --date {RUN_DATE}")
     check = VbdaOperator(task_id="check", arguments=f"check --date {RUN_DATE}", writes=False)
-    publish = VbdaOperator(task_id="publish", arguments=f"publish --date {RUN_DATE} --if-configured{PUBLISH_TARGET}", writes=False)
+    publish = VbdaOperator(
+        task_id="publish",
+        arguments=f"publish --date {RUN_DATE} --if-configured{PUBLISH_TARGET}",
+        writes=False,
+        env=PUBLISH_ENV,
+        append_env=True,
+    )
     ingest >> silver >> gold >> check >> publish

@@ -108,7 +108,7 @@ pub async fn ddl(lake: &Lakehouse, catalog: &Catalog, settings: &DdlSettings) ->
                     literal(&location(spec))
                 ));
             }
-            notes.push(format!("the Delta Lake catalog `{catalog}` needs delta.register-table-procedure.enabled=true; drop a registration with CALL {catalog}.system.unregister_table(...)"));
+            notes.push(format!("the Delta Lake catalog `{catalog}` needs delta.register-table-procedure.enabled=true; register_table fails for a table already registered (rerunning: CALL {catalog}.system.unregister_table(schema_name => ..., table_name => ...) first)"));
         }
         Engine::Athena => {
             if lake.root().scheme() != "s3" {

@@ -93,14 +93,15 @@ pub async fn publish(lake: &Lakehouse, catalog: &Catalog, settings: &PublishSett
     let progress = Progress::new("publish", total, false);
     let mut reports = Vec::with_capacity(plans.len());
     for (plan, table) in plans.into_iter().zip(&tables) {
-        let Plan { spec, dates, mut report } = plan;
+        let Plan { spec, dates, unchanged, table_id, mut report } = plan;
+        let version = report.delta_version.unwrap_or(-1);
+        warehouse::mark_current(&client, &target, spec, &unchanged, version, &table_id).await?;
         for date in dates {
-            let version = report.delta_version.unwrap_or(-1);
             let rows = match table {
                 Some(t) if t.version().is_some() => Some(read_date(t, spec, date).await?),
                 _ => None,
             };
-            let outcome = warehouse::replace_date(&mut client, &target, spec, date, rows.as_ref().filter(|r| r.height() > 0), version).await?;
+            let outcome = warehouse::replace_date(&mut client, &target, spec, date, rows.as_ref().filter(|r| r.height() > 0), version, &table_id).await?;
             if let DateOutcome::Replaced { rows } = outcome {
                 report.rows += rows;
             }
@@ -144,6 +145,10 @@ fn gold_specs<'a>(catalog: &'a Catalog, only: Option<&str>) -> Result<Vec<&'a Ta
 struct Plan<'a> {
     spec: &'a TableSpec,
     dates: Vec<NaiveDate>,
+    /// Dates published before whose gold did not change since: recorded as current.
+    unchanged: Vec<NaiveDate>,
+    /// The gold Delta table's id (`metaData.id`).
+    table_id: String,
     report: TableReport,
 }
 
@@ -151,21 +156,13 @@ struct Plan<'a> {
 async fn plan<'a>(
     spec: &'a TableSpec,
     table: Option<&Table>,
-    there: &BTreeMap<NaiveDate, i64>,
+    there: &BTreeMap<NaiveDate, warehouse::Published>,
     asked: &[NaiveDate],
     created: bool,
     target: &Target,
 ) -> Result<Plan<'a>> {
     let version = table.and_then(Table::version);
     let column = spec.date_partition().unwrap_or("date");
-    let gold: BTreeSet<NaiveDate> = match table {
-        Some(t) if version.is_some() => t
-            .partition_values(column)?
-            .iter()
-            .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").data_err(|| format!("{}: partition {column}={d} is not a date", spec.id)))
-            .collect::<Result<_>>()?,
-        _ => BTreeSet::new(),
-    };
     let mut report = TableReport {
         table: spec.id.to_string(),
         pg_table: format!("{}.{}", warehouse::quote_ident(target.schema()), warehouse::quote_ident(&spec.id.name)),
@@ -177,45 +174,58 @@ async fn plan<'a>(
     };
     // A gold table that does not exist (not built yet, or a mistyped lakehouse) publishes
     // nothing and removes nothing: PostgreSQL keeps what it has.
-    let Some(version) = version else {
+    let (Some(version), Some(table)) = (version, table) else {
         report.dates_without_gold = asked.to_vec();
-        return Ok(Plan { spec, dates: Vec::new(), report });
+        return Ok(Plan { spec, dates: Vec::new(), unchanged: Vec::new(), table_id: String::new(), report });
     };
-    let dates: Vec<NaiveDate> = if !asked.is_empty() {
+    let table_id = table_id(table)?;
+    let gold: BTreeSet<NaiveDate> = table
+        .partition_values(column)?
+        .iter()
+        .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").data_err(|| format!("{}: partition {column}={d} is not a date", spec.id)))
+        .collect::<Result<_>>()?;
+    // Rows PostgreSQL holds (tombstones of removed dates hold none).
+    let live = |d: &NaiveDate| there.get(d).is_some_and(|p| !p.deleted);
+    if !asked.is_empty() {
         let mut dates = Vec::new();
         for d in asked {
-            if gold.contains(d) || there.contains_key(d) {
+            if gold.contains(d) || live(d) {
                 dates.push(*d);
             } else {
                 report.dates_without_gold.push(*d);
             }
         }
-        dates
-    } else {
-        let removed = there.keys().filter(|d| !gold.contains(d)).copied();
-        let lowest = there.values().copied().min();
-        let changed = match lowest {
-            Some(low) if low <= version && low >= 0 => match table {
-                Some(t) => lake::txn::partitions_changed(t.delta(), Some(low), version, column).await?,
-                None => None,
-            },
-            _ => None,
-        };
-        let mut out: BTreeSet<NaiveDate> = removed.collect();
-        for d in &gold {
-            let stale = match (there.get(d), &changed) {
-                (None, _) => true,
-                (Some(v), Some(changed)) => changed.get(&d.to_string()).is_some_and(|last| last > v),
-                // The commits since the oldest publish are cleaned up: republish everything.
-                (Some(_), None) => true,
-            };
-            if stale {
-                out.insert(*d);
-            }
-        }
-        out.into_iter().collect()
+        return Ok(Plan { spec, dates, unchanged: Vec::new(), table_id, report });
+    }
+    // Incremental. Versions recorded for another Delta table (gold was re-created) say nothing.
+    let comparable: BTreeMap<NaiveDate, i64> =
+        there.iter().filter(|(_, p)| p.table_id.as_deref() == Some(table_id.as_str())).map(|(d, p)| (*d, p.version)).collect();
+    let changed = match comparable.values().copied().min() {
+        Some(low) if (0..=version).contains(&low) => lake::txn::partitions_changed(table.delta(), Some(low), version, column).await?,
+        _ => None,
     };
-    Ok(Plan { spec, dates, report })
+    let mut out: BTreeSet<NaiveDate> = there.keys().filter(|d| live(d) && !gold.contains(d)).copied().collect();
+    let mut unchanged = Vec::new();
+    for d in &gold {
+        let stale = match (comparable.get(d), &changed) {
+            (None, _) => true,
+            (Some(v), Some(changed)) => changed.get(&d.to_string()).is_some_and(|last| last > v),
+            // The commits since the oldest publish are cleaned up: republish everything.
+            (Some(_), None) => true,
+        };
+        if stale {
+            out.insert(*d);
+        } else if comparable.get(d).is_some_and(|v| *v < version) {
+            unchanged.push(*d);
+        }
+    }
+    Ok(Plan { spec, dates: out.into_iter().collect(), unchanged, table_id, report })
+}
+
+/// The Delta table's id (`metaData.id`), which a re-created table does not share.
+fn table_id(table: &Table) -> Result<String> {
+    let snapshot = table.delta().snapshot().map_err(|e| Error::data(format!("cannot read the snapshot of {}: {e}", table.spec().id)))?;
+    Ok(snapshot.metadata().id().to_string())
 }
 
 /// One date of a gold table as rows, columns in spec order.

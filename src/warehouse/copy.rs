@@ -31,16 +31,51 @@ pub enum DateOutcome {
     NewerThere { version: i64 },
 }
 
-/// The dates of one gold table in PostgreSQL and the Delta version each came from.
-pub async fn published(client: &Client, target: &Target, spec: &TableSpec) -> Result<BTreeMap<NaiveDate, i64>> {
+/// What the bookkeeping says of one date of one gold table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The gold version the date's rows (or its removal) came from.
+    pub version: i64,
+    /// The Delta table's id (`metaData.id`) at that version: versions of a re-created gold
+    /// table start again from 0 and are not comparable with the old ones.
+    pub table_id: Option<String>,
+    /// Gold had no rows of the date at that version: the rows were removed (a tombstone, so
+    /// an older publisher cannot put them back).
+    pub deleted: bool,
+}
+
+/// The dates of one gold table in the bookkeeping (removed ones included, as tombstones).
+pub async fn published(client: &Client, target: &Target, spec: &TableSpec) -> Result<BTreeMap<NaiveDate, Published>> {
     let rows = client
         .query(
-            &format!("SELECT date, delta_version FROM {} WHERE gold_table = $1", published_name(target)),
+            &format!("SELECT date, delta_version, delta_table_id, deleted FROM {} WHERE gold_table = $1", published_name(target)),
             &[&spec.id.to_string()],
         )
         .await
         .map_err(|e| target.error(e, "cannot read the publish bookkeeping"))?;
-    Ok(rows.iter().map(|r| (r.get::<_, NaiveDate>(0), r.get::<_, i64>(1))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<_, NaiveDate>(0), Published { version: r.get(1), table_id: r.get(2), deleted: r.get(3) }))
+        .collect())
+}
+
+/// Record that `dates`, unchanged in gold between the versions they were published from and
+/// `version`, are current as of `version`, so later incremental runs read the log from there.
+pub async fn mark_current(client: &Client, target: &Target, spec: &TableSpec, dates: &[NaiveDate], version: i64, table_id: &str) -> Result<()> {
+    if dates.is_empty() {
+        return Ok(());
+    }
+    client
+        .execute(
+            &format!(
+                "UPDATE {} SET delta_version = $3 WHERE gold_table = $1 AND date = ANY($2) AND delta_version < $3 AND delta_table_id = $4",
+                published_name(target)
+            ),
+            &[&spec.id.to_string(), &dates, &version, &table_id],
+        )
+        .await
+        .map_err(|e| target.error(e, "cannot update the publish bookkeeping"))?;
+    Ok(())
 }
 
 /// Replace `date` of `spec`'s table with `rows` (None: gold has none: delete), recording
@@ -52,6 +87,7 @@ pub async fn replace_date(
     date: NaiveDate,
     rows: Option<&DataFrame>,
     version: i64,
+    table_id: &str,
 ) -> Result<DateOutcome> {
     let Some(date_column) = spec.date_partition() else {
         return Err(Error::data(format!("{} has no date partition; publish replaces dates", spec.id)));
@@ -63,13 +99,19 @@ pub async fn replace_date(
     let tx = client.transaction().await.map_err(err)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(&gold_table, date)]).await.map_err(err)?;
     let published = published_name(target);
-    let recorded: Option<i64> = tx
-        .query_opt(&format!("SELECT delta_version FROM {published} WHERE gold_table = $1 AND date = $2"), &[&gold_table, &date])
+    let recorded: Option<(i64, Option<String>)> = tx
+        .query_opt(&format!("SELECT delta_version, delta_table_id FROM {published} WHERE gold_table = $1 AND date = $2"), &[
+            &gold_table,
+            &date,
+        ])
         .await
         .map_err(err)?
-        .map(|r| r.get(0));
-    if let Some(there) = recorded.filter(|v| *v > version) {
-        return Ok(DateOutcome::NewerThere { version: there });
+        .map(|r| (r.get(0), r.get(1)));
+    // Versions compare only within one Delta table (a re-created one starts again from 0).
+    if let Some((there, id)) = recorded {
+        if there > version && id.as_deref() == Some(table_id) {
+            return Ok(DateOutcome::NewerThere { version: there });
+        }
     }
     let deleted = tx
         .execute(&format!("DELETE FROM {name} WHERE {} = $1", quote_ident(date_column)), &[&date])
@@ -83,19 +125,29 @@ pub async fn replace_date(
             })?;
             tx.execute(
                 &format!(
-                    "INSERT INTO {published} (gold_table, date, delta_version, rows, published_at) VALUES ($1, $2, $3, $4, now())
-                     ON CONFLICT (gold_table, date) DO UPDATE SET delta_version = EXCLUDED.delta_version, rows = EXCLUDED.rows, published_at = now()"
+                    "INSERT INTO {published} (gold_table, date, delta_version, rows, published_at, delta_table_id, deleted) VALUES ($1, $2, $3, $4, now(), $5, false)
+                     ON CONFLICT (gold_table, date) DO UPDATE SET delta_version = EXCLUDED.delta_version, rows = EXCLUDED.rows,
+                       published_at = now(), delta_table_id = EXCLUDED.delta_table_id, deleted = false"
                 ),
-                &[&gold_table, &date, &version, &(copied as i64)],
+                &[&gold_table, &date, &version, &(copied as i64), &table_id],
             )
             .await
             .map_err(err)?;
             DateOutcome::Replaced { rows: copied }
         }
         _ => {
-            tx.execute(&format!("DELETE FROM {published} WHERE gold_table = $1 AND date = $2"), &[&gold_table, &date])
-                .await
-                .map_err(err)?;
+            // A tombstone, not a delete: a publisher holding an older version must not put the
+            // rows back.
+            tx.execute(
+                &format!(
+                    "INSERT INTO {published} (gold_table, date, delta_version, rows, published_at, delta_table_id, deleted) VALUES ($1, $2, $3, 0, now(), $4, true)
+                     ON CONFLICT (gold_table, date) DO UPDATE SET delta_version = EXCLUDED.delta_version, rows = 0,
+                       published_at = now(), delta_table_id = EXCLUDED.delta_table_id, deleted = true"
+                ),
+                &[&gold_table, &date, &version, &table_id],
+            )
+            .await
+            .map_err(err)?;
             DateOutcome::Deleted { rows: deleted }
         }
     };
@@ -216,14 +268,25 @@ fn column_cells<'a>(df: &'a DataFrame, name: &str, t: ColumnType) -> Result<Vec<
         }
         ColumnType::Binary => col.binary().map_err(wrong)?.iter().map(|v| v.map_or(Cell::Null, Cell::Bytes)).collect(),
         ColumnType::Boolean => col.bool().map_err(wrong)?.iter().map(|v| v.map_or(Cell::Null, Cell::Bool)).collect(),
-        ColumnType::Integer => {
-            col.cast(&PlDataType::Int32).map_err(wrong)?.i32().map_err(wrong)?.iter().map(|v| v.map_or(Cell::Null, Cell::Int)).collect()
-        }
-        ColumnType::Long => {
-            col.cast(&PlDataType::Int64).map_err(wrong)?.i64().map_err(wrong)?.iter().map(|v| v.map_or(Cell::Null, Cell::Long)).collect()
-        }
+        // Strict casts: a value that does not fit fails the date rather than becoming NULL.
+        ColumnType::Integer => col
+            .strict_cast(&PlDataType::Int32)
+            .map_err(wrong)?
+            .i32()
+            .map_err(wrong)?
+            .iter()
+            .map(|v| v.map_or(Cell::Null, Cell::Int))
+            .collect(),
+        ColumnType::Long => col
+            .strict_cast(&PlDataType::Int64)
+            .map_err(wrong)?
+            .i64()
+            .map_err(wrong)?
+            .iter()
+            .map(|v| v.map_or(Cell::Null, Cell::Long))
+            .collect(),
         ColumnType::Double => col
-            .cast(&PlDataType::Float64)
+            .strict_cast(&PlDataType::Float64)
             .map_err(wrong)?
             .f64()
             .map_err(wrong)?
@@ -231,31 +294,45 @@ fn column_cells<'a>(df: &'a DataFrame, name: &str, t: ColumnType) -> Result<Vec<
             .map(|v| v.map_or(Cell::Null, Cell::Double))
             .collect(),
         ColumnType::Date => {
+            if col.dtype() != &PlDataType::Date {
+                return Err(Error::data(format!("column `{name}` is {}, not a date", col.dtype())));
+            }
             let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
-            col.to_physical_repr()
-                .cast(&PlDataType::Int32)
-                .map_err(wrong)?
-                .i32()
-                .map_err(wrong)?
-                .iter()
-                .map(|v| match v.and_then(|d| epoch.checked_add_signed(chrono::Duration::days(d as i64))) {
-                    Some(d) => Cell::Date(d),
-                    None => Cell::Null,
+            let days = col.to_physical_repr();
+            let days = days.i32().map_err(wrong)?;
+            days.iter()
+                .map(|v| match v {
+                    None => Ok(Cell::Null),
+                    Some(d) => epoch
+                        .checked_add_signed(chrono::Duration::days(d as i64))
+                        .map(Cell::Date)
+                        .ok_or_else(|| Error::data(format!("column `{name}` holds a date out of range ({d} days from 1970-01-01)"))),
                 })
-                .collect()
+                .collect::<Result<_>>()?
         }
-        ColumnType::Timestamp => col
-            .to_physical_repr()
-            .cast(&PlDataType::Int64)
-            .map_err(wrong)?
-            .i64()
-            .map_err(wrong)?
-            .iter()
-            .map(|v| match v.and_then(DateTime::<Utc>::from_timestamp_micros) {
-                Some(t) => Cell::Timestamp(t),
-                None => Cell::Null,
-            })
-            .collect(),
+        ColumnType::Timestamp => {
+            let PlDataType::Datetime(unit, _) = col.dtype() else {
+                return Err(Error::data(format!("column `{name}` is {}, not a timestamp", col.dtype())));
+            };
+            let unit = *unit;
+            let physical = col.to_physical_repr();
+            let values = physical.i64().map_err(wrong)?;
+            values
+                .iter()
+                .map(|v| {
+                    let Some(v) = v else { return Ok(Cell::Null) };
+                    let micros = match unit {
+                        polars::prelude::TimeUnit::Nanoseconds => Some(v.div_euclid(1_000)),
+                        polars::prelude::TimeUnit::Microseconds => Some(v),
+                        polars::prelude::TimeUnit::Milliseconds => v.checked_mul(1_000),
+                    };
+                    micros
+                        .and_then(DateTime::<Utc>::from_timestamp_micros)
+                        .map(Cell::Timestamp)
+                        .ok_or_else(|| Error::data(format!("column `{name}` holds a timestamp out of range ({v} {unit})")))
+                })
+                .collect::<Result<_>>()?
+        }
     };
     Ok(cells)
 }

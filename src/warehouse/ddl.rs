@@ -63,7 +63,9 @@ pub async fn ensure_tables(client: &mut Client, target: &Target, specs: &[&Table
            rows bigint NOT NULL,
            published_at timestamp with time zone NOT NULL DEFAULT now(),
            PRIMARY KEY (gold_table, date));
-         COMMENT ON TABLE {published} IS 'vbda publish: which Delta version of each gold table''s date is in this schema, written in the same transaction as the date''s rows.';",
+         ALTER TABLE {published} ADD COLUMN IF NOT EXISTS delta_table_id text;
+         ALTER TABLE {published} ADD COLUMN IF NOT EXISTS deleted boolean NOT NULL DEFAULT false;
+         COMMENT ON TABLE {published} IS 'vbda publish: which Delta version (of which Delta table id) of each gold table''s date is in this schema, written in the same transaction as the date''s rows; deleted: gold had no rows of the date at that version.';",
         published = published_name(target)
     ))
     .await
@@ -83,6 +85,11 @@ pub async fn ensure_tables(client: &mut Client, target: &Target, specs: &[&Table
             tx.batch_execute(&create_statement(target, spec))
                 .await
                 .map_err(|e| target.error(e, &format!("cannot create {name}")))?;
+            // A table dropped by hand leaves its bookkeeping behind: forget it, so every date is
+            // published again into the new table.
+            tx.execute(&format!("DELETE FROM {} WHERE gold_table = $1", published_name(target)), &[&spec.id.to_string()])
+                .await
+                .map_err(|e| target.error(e, "cannot reset the publish bookkeeping"))?;
             created.push(true);
             continue;
         }

@@ -21,7 +21,7 @@ use tokio_postgres::error::SqlState;
 
 use crate::error::{Error, Result};
 
-pub use copy::{DateOutcome, published, replace_date};
+pub use copy::{DateOutcome, Published, mark_current, published, replace_date};
 pub use ddl::{ensure_tables, pg_type, quote_ident};
 
 /// Where gold is published: a PostgreSQL server, database and schema.
@@ -40,10 +40,16 @@ impl Target {
             return Err(Error::data("the publish target holds a password; vbda takes it only from the environment or a password file")
                 .with_hint("remove it from the URL and set PGPASSWORD, or add a line to ~/.pgpass (host:port:database:user:password, mode 0600)"));
         }
+        // The parse error names the option, never the target itself (it may hold a password
+        // in a spelling `holds_password` does not know).
         let config: tokio_postgres::Config = target.parse().map_err(|e: tokio_postgres::Error| {
-            Error::data(format!("the publish target `{target}` is not a PostgreSQL connection string: {e}"))
+            Error::data(format!("the publish target is not a PostgreSQL connection string: {e}"))
                 .with_hint("write it as postgres://user@host:5432/database (sslmode=require to insist on TLS)")
         })?;
+        if config.get_password().is_some() {
+            return Err(Error::data("the publish target holds a password; vbda takes it only from the environment or a password file")
+                .with_hint("remove it from the target and set PGPASSWORD, or add a line to ~/.pgpass (host:port:database:user:password, mode 0600)"));
+        }
         if schema.is_empty() {
             return Err(Error::data("the publish schema is empty").with_hint("pass --schema NAME (default: gold)"));
         }
@@ -98,7 +104,7 @@ impl Target {
         let source = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
         let text = format!("{e}{source}");
         if let Some(db) = e.as_db_error() {
-            let class = &db.code().code()[..2];
+            let class = db.code().code().get(..2).unwrap_or("");
             let message = format!("{what} at {at}: {} ({})", db.message(), db.code().code());
             return match class {
                 "28" if db.message().contains("pg_hba.conf") => Error::data(message).with_hint(
@@ -110,7 +116,7 @@ impl Target {
                 "42" if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE => {
                     Error::data(message).with_hint(format!("grant the user CREATE and USAGE on schema {}", self.schema))
                 }
-                "08" | "40" | "53" | "57" | "58" => Error::environment(message).with_hint("retry when the server is back"),
+                "08" | "40" | "53" | "57" | "58" | "55" => Error::environment(message).with_hint("retry when the server is back"),
                 _ => Error::data(message),
             };
         }

@@ -134,7 +134,9 @@ fn publish_puts_every_gold_table_in_postgres_and_incremental_runs_follow_gold() 
     assert!(acted.iter().filter(|(t, _)| *t != "daily_kpis").all(|(_, d)| d.is_empty()), "{third}");
     let versions = pg.query("SELECT gold_table || ' ' || date || ' ' || delta_version FROM gold.vbda_published WHERE gold_table = 'gold.daily_kpis' ORDER BY date");
     let kpis = third["tables"].as_array().unwrap().iter().find(|t| t["table"] == "gold.daily_kpis").unwrap()["delta_version"].as_i64().unwrap();
-    assert_eq!(versions, vec![format!("gold.daily_kpis {D1} {kpis}"), format!("gold.daily_kpis {D2} {}", kpis - 1)]);
+    // D2 did not change since it was published (kpis - 1): recorded as current too, so the next
+    // incremental run reads the log from here on.
+    assert_eq!(versions, vec![format!("gold.daily_kpis {D1} {kpis}"), format!("gold.daily_kpis {D2} {kpis}")]);
     assert_eq!(pg.query("SELECT count(*) FROM gold.vbda_published"), vec!["12"]);
 
     // A restore that takes D2 out of gold takes it out of PostgreSQL too.
@@ -144,9 +146,33 @@ fn publish_puts_every_gold_table_in_postgres_and_incremental_runs_follow_gold() 
     let acted = actions(&fourth);
     assert!(acted["daily_kpis"].contains(&(D2.to_string(), "deleted".to_string())), "{fourth}");
     assert!(pg_rows(&pg, "daily_kpis", D2).is_empty());
+    // The removal is a tombstone (an older publisher cannot bring the rows back), and done once.
+    assert_eq!(pg.query(&format!("SELECT deleted, rows FROM gold.vbda_published WHERE gold_table = 'gold.daily_kpis' AND date = '{D2}'")), vec!["t|0"]);
+    assert!(actions(&publish(&ctx, &pg, &["--model", "daily_kpis"])).values().all(Vec::is_empty));
     let d1 = gold_rows(&ctx, "daily_kpis", D1);
     assert_eq!(d1.len(), 1);
     assert_eq!(pg_rows(&pg, "daily_kpis", D1), d1);
+
+    // A publisher holding an older version than the one recorded leaves the date alone.
+    pg.query(&format!("UPDATE gold.vbda_published SET delta_version = 1000 WHERE gold_table = 'gold.daily_kpis' AND date = '{D1}'"));
+    pg.query(&format!("DELETE FROM gold.daily_kpis WHERE date = '{D1}'"));
+    let older = publish(&ctx, &pg, &["--date", D1, "--model", "daily_kpis"]);
+    assert_eq!(actions(&older)["daily_kpis"], vec![(D1.to_string(), "newer_there".to_string())], "{older}");
+    assert!(pg_rows(&pg, "daily_kpis", D1).is_empty(), "left alone");
+    pg.query("DELETE FROM gold.vbda_published WHERE gold_table = 'gold.daily_kpis'");
+    publish(&ctx, &pg, &["--model", "daily_kpis"]);
+    assert_eq!(pg_rows(&pg, "daily_kpis", D1), d1);
+
+    // A table dropped by hand is created again and every date published into it.
+    pg.query("DROP TABLE gold.ad_daily");
+    let refilled = publish(&ctx, &pg, &["--model", "ad_daily"]);
+    assert_eq!(refilled["tables"][0]["created"], true, "{refilled}");
+    assert_eq!(actions(&refilled)["ad_daily"].len(), 2, "{refilled}");
+    for date in [D1, D2] {
+        let gold = gold_rows(&ctx, "ad_daily", date);
+        assert!(!gold.is_empty(), "gold.ad_daily {date} has no rows to compare");
+        assert_eq!(pg_rows(&pg, "ad_daily", date), gold, "gold.ad_daily {date}");
+    }
 
     // Types, primary keys and comments come from the specs.
     let types = pg.query(
@@ -187,7 +213,17 @@ fn killed_between_two_dates_then_rerun_leaves_every_date_wholly_old_or_wholly_ne
     let rerun = publish(&ctx, &pg, &[]);
     assert_eq!(actions(&rerun)["daily_kpis"], vec![(D2.to_string(), "replaced".to_string())], "{rerun}");
     assert_same_rows(&ctx, &pg, &[D1, D2]);
-    // A kill before anything committed: the rerun finds nothing half done either.
+
+    // D1 changes in gold (one more user); a kill inside its transaction leaves the old rows
+    // and the old version, wholly; the rerun brings the new ones.
+    let old_rows = pg_rows(&pg, "daily_kpis", D1);
+    let old_version = pg.query(&format!("SELECT delta_version FROM gold.vbda_published WHERE gold_table = 'gold.daily_kpis' AND date = '{D1}'"));
+    let extra = r#"{"event_id":"extra-1","event_type":"session_start","event_ts":"2025-01-01T12:00:00Z","user_id":"u-extra","session_id":"s-extra"}"#;
+    std::fs::write(ctx.landing().join("extra.ndjson"), format!("{extra}\n")).unwrap();
+    ctx.run_json(&["ingest"]);
+    ctx.run_json(&["bronze-to-silver"]);
+    ctx.run_json(&["silver-to-gold", "--date", D1, "--model", "daily_kpis"]);
+    assert_ne!(gold_rows(&ctx, "daily_kpis", D1), old_rows, "the extra user changes D1");
     let out = ctx
         .vbda()
         .args(["publish", "--target", &pg.target(), "--date", D1])
@@ -196,6 +232,10 @@ fn killed_between_two_dates_then_rerun_leaves_every_date_wholly_old_or_wholly_ne
         .output()
         .unwrap();
     assert_ne!(out.status.code(), Some(0));
+    assert_eq!(pg_rows(&pg, "daily_kpis", D1), old_rows, "wholly old");
+    assert_eq!(pg.query(&format!("SELECT delta_version FROM gold.vbda_published WHERE gold_table = 'gold.daily_kpis' AND date = '{D1}'")), old_version);
+    let rerun = publish(&ctx, &pg, &[]);
+    assert_eq!(actions(&rerun)["daily_kpis"], vec![(D1.to_string(), "replaced".to_string())], "{rerun}");
     assert_same_rows(&ctx, &pg, &[D1, D2]);
 }
 
@@ -241,7 +281,13 @@ fn a_wrong_password_exits_1_an_unreachable_server_exits_3_and_no_secret_is_print
 
     // A password inside the target is refused before anything connects, and never echoed.
     let with_password = format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{}/postgres", pg.port);
-    for args in [vec!["publish", "--target", &with_password], vec!["publish", "--target", &with_password, "--show-settings"]] {
+    let spaced = format!("host=127.0.0.1 port={} user={USER} password = {PASSWORD} dbname=postgres", pg.port);
+    for args in [
+        vec!["publish", "--target", &with_password],
+        vec!["--show-settings", "publish", "--target", &with_password],
+        vec!["publish", "--target", &spaced],
+        vec!["--show-settings", "publish", "--target", &spaced],
+    ] {
         let out = ctx.vbda().args(&args).args(["--output", "json"]).output().unwrap();
         let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert_eq!(out.status.code(), Some(1), "{all}");
