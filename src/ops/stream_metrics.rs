@@ -250,6 +250,44 @@ mod tests {
         assert!(head.starts_with("HTTP/1.1 405"), "{head}");
     }
 
+    /// `monitoring/prometheus/vbda-stream-rules.yml` queries only metrics the stream exports,
+    /// and passes `promtool check rules` and its own `promtool test rules` unit tests.
+    #[test]
+    fn the_stream_alert_rules_query_exported_metrics_and_pass_promtool() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("monitoring/prometheus");
+        let rules = std::fs::read_to_string(dir.join("vbda-stream-rules.yml")).unwrap();
+        let metrics = Metrics::default();
+        metrics.add_error();
+        metrics.committed(1, 0, 0.1);
+        metrics.set_lag("events", 0, 1);
+        let exported = metrics.render();
+        let queried: std::collections::BTreeSet<String> = rules
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .flat_map(|l| l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+            .filter(|w| w.starts_with("vbda_"))
+            .map(str::to_string)
+            .collect();
+        assert!(queried.len() >= 3, "{queried:?}");
+        for name in &queried {
+            let emitted = exported.lines().any(|l| !l.starts_with('#') && (l.starts_with(&format!("{name} ")) || l.starts_with(&format!("{name}{{"))));
+            assert!(emitted, "the rules query `{name}`, which the stream does not export:\n{exported}");
+        }
+        for args in [vec!["check", "rules", "vbda-stream-rules.yml"], vec!["test", "rules", "vbda-stream-rules.test.yml"]] {
+            let out = std::process::Command::new("promtool")
+                .args(&args)
+                .current_dir(&dir)
+                .output()
+                .expect("promtool (Debian package prometheus; scripts/test.sh installs it)");
+            assert!(
+                out.status.success(),
+                "promtool {args:?}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
     #[tokio::test]
     async fn an_address_in_use_is_an_environment_error_naming_it() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
