@@ -256,6 +256,12 @@ fn column_cells<'a>(df: &'a DataFrame, name: &str, t: ColumnType) -> Result<Vec<
         .map_err(|_| Error::data(format!("gold rows have no column `{name}`")))?
         .as_materialized_series();
     let wrong = |e: polars::prelude::PolarsError| Error::data(format!("column `{name}` is not {}: {e}", t.name()));
+    // Strict casts: a value that does not fit fails the date rather than becoming NULL.
+    macro_rules! strict {
+        ($pl:ident, $get:ident, $cell:ident) => {
+            col.strict_cast(&PlDataType::$pl).map_err(wrong)?.$get().map_err(wrong)?.iter().map(|v| v.map_or(Cell::Null, Cell::$cell)).collect()
+        };
+    }
     let cells = match t {
         ColumnType::String => {
             let strings = col.str().map_err(wrong)?;
@@ -268,31 +274,9 @@ fn column_cells<'a>(df: &'a DataFrame, name: &str, t: ColumnType) -> Result<Vec<
         }
         ColumnType::Binary => col.binary().map_err(wrong)?.iter().map(|v| v.map_or(Cell::Null, Cell::Bytes)).collect(),
         ColumnType::Boolean => col.bool().map_err(wrong)?.iter().map(|v| v.map_or(Cell::Null, Cell::Bool)).collect(),
-        // Strict casts: a value that does not fit fails the date rather than becoming NULL.
-        ColumnType::Integer => col
-            .strict_cast(&PlDataType::Int32)
-            .map_err(wrong)?
-            .i32()
-            .map_err(wrong)?
-            .iter()
-            .map(|v| v.map_or(Cell::Null, Cell::Int))
-            .collect(),
-        ColumnType::Long => col
-            .strict_cast(&PlDataType::Int64)
-            .map_err(wrong)?
-            .i64()
-            .map_err(wrong)?
-            .iter()
-            .map(|v| v.map_or(Cell::Null, Cell::Long))
-            .collect(),
-        ColumnType::Double => col
-            .strict_cast(&PlDataType::Float64)
-            .map_err(wrong)?
-            .f64()
-            .map_err(wrong)?
-            .iter()
-            .map(|v| v.map_or(Cell::Null, Cell::Double))
-            .collect(),
+        ColumnType::Integer => strict!(Int32, i32, Int),
+        ColumnType::Long => strict!(Int64, i64, Long),
+        ColumnType::Double => strict!(Float64, f64, Double),
         ColumnType::Date => {
             if col.dtype() != &PlDataType::Date {
                 return Err(Error::data(format!("column `{name}` is {}, not a date", col.dtype())));
