@@ -26,6 +26,9 @@ pub struct Error {
     message: String,
     hint: Option<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    /// `fail` expectations that stopped the run: (table, expectation, failing rows), for the
+    /// run's metrics.
+    failed_rules: Vec<(String, String, u64)>,
 }
 
 impl Error {
@@ -40,7 +43,7 @@ impl Error {
     }
 
     fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), hint: None, source: None }
+        Self { kind, message: message.into(), hint: None, source: None, failed_rules: Vec::new() }
     }
 
     /// Prefix the message with what was being done; kind and hint stay.
@@ -59,6 +62,16 @@ impl Error {
     pub fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         self.source = Some(source.into());
         self
+    }
+
+    /// Record a `fail` expectation that stopped the run.
+    pub fn with_failed_rule(mut self, table: &str, rule: &str, failing_rows: u64) -> Self {
+        self.failed_rules.push((table.to_string(), rule.to_string(), failing_rows));
+        self
+    }
+
+    pub fn failed_rules(&self) -> &[(String, String, u64)] {
+        &self.failed_rules
     }
 
     pub fn kind(&self) -> ErrorKind {

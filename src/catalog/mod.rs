@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// The medallion layers, in the order data flows through them.
-pub const LAYERS: [&str; 3] = ["bronze", "silver", "gold"];
+pub const LAYERS: [&str; 4] = ["bronze", "silver", "gold", "ops"];
 
 /// A table's name: its layer and its name within the layer.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

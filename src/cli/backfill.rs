@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::args::{DateArgs, dates_of};
 use super::{Context, Rendered, render};
+use crate::ops::run_metrics::RunSamples;
 use crate::error::{Error, Result};
 use crate::ops::backfill::{self, BackfillReport, BackfillSettings};
 
@@ -36,7 +37,9 @@ pub(super) fn settings(args: BackfillArgs, ctx: &Context) -> Result<BackfillSett
 pub(super) async fn run(settings: BackfillSettings, ctx: &Context<'_>) -> Result<Rendered> {
     let report = backfill::backfill(&ctx.lakehouse()?, &ctx.validated_catalog()?, &settings).await?;
     let text = text(&report);
-    Ok(render("backfill", &report, text))
+    let mut samples = RunSamples { rows_read: Some(report.dates.iter().map(|d| d.bronze_rows).sum()), ..Default::default() };
+    samples.rows_written.insert("silver.video_events".into(), report.dates.iter().map(|d| d.silver_rows).sum());
+    Ok(render("backfill", &report, text).with_samples(samples))
 }
 
 fn text(r: &BackfillReport) -> String {

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::args::{DateArgs, dates_of};
 use super::{Context, Rendered, render};
+use crate::ops::run_metrics::RunSamples;
 use crate::error::Result;
 use crate::ops::bronze_to_silver::{self, BronzeToSilverReport, BronzeToSilverSettings};
 
@@ -29,7 +30,21 @@ pub(super) fn settings(args: BronzeToSilverArgs, ctx: &Context) -> Result<Bronze
 pub(super) async fn run(settings: BronzeToSilverSettings, ctx: &Context<'_>) -> Result<Rendered> {
     let report = bronze_to_silver::bronze_to_silver(&ctx.lakehouse()?, &ctx.validated_catalog()?, &settings).await?;
     let text = text(&report);
-    Ok(render("bronze-to-silver", &report, text))
+    Ok(render("bronze-to-silver", &report, text).with_samples(samples(&report)))
+}
+
+fn samples(r: &BronzeToSilverReport) -> RunSamples {
+    let mut s = RunSamples {
+        rows_read: Some(r.bronze_rows),
+        duplicates: Some(r.duplicates),
+        quarantined_by_rule: r.quarantined_by_rule.clone(),
+        ..Default::default()
+    };
+    for w in [&r.silver, &r.quarantine].into_iter().flatten() {
+        s.committed(&w.table, w.version, w.rows);
+    }
+    s.expectations(&r.rules);
+    s
 }
 
 fn text(r: &BronzeToSilverReport) -> String {

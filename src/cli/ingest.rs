@@ -13,6 +13,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{Context, Rendered, render};
+use crate::ops::run_metrics::RunSamples;
 use crate::error::{Error, Result};
 use crate::ops::content::{self, ContentReport, ContentSettings};
 use crate::ops::ingest::{self, IngestReport, IngestSettings};
@@ -111,14 +112,21 @@ pub(super) async fn run(plan: IngestPlan, ctx: &Context<'_>) -> Result<Rendered>
         IngestPlan::Content(settings) => {
             let report = content::load_content(&ctx.lakehouse()?, &ctx.catalog()?, &settings).await?;
             let text = content_text(&report);
-            Ok(render("ingest --content", &report, text))
+            let mut samples = RunSamples { rows_read: Some(report.rows_read), ..Default::default() };
+            samples.committed(&report.table.table, report.table.version, report.table.rows);
+            samples.expectations(&report.rules);
+            Ok(render("ingest --content", &report, text).with_samples(samples))
         }
         IngestPlan::Landing(settings) => {
             let catalog = ctx.catalog()?;
             let report = ingest::ingest(&ctx.lakehouse()?, &catalog, &settings).await?;
             let text = text(&report);
             // The summary says `ok: false` with the error next to the work done.
-            Ok(render("ingest", &report, text).failing(problems(&report, settings.reingest_changed)))
+            let mut samples = RunSamples { rows_read: Some(report.rows), ..Default::default() };
+            for c in &report.commits {
+                samples.committed(&c.table, c.version, c.rows);
+            }
+            Ok(render("ingest", &report, text).with_samples(samples).failing(problems(&report, settings.reingest_changed)))
         }
     }
 }

@@ -46,6 +46,7 @@ use serde::Serialize;
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::lake::Lakehouse;
+use crate::ops::run_metrics::{self, MetricsSinks, RunOutcome, RunSamples};
 use crate::settings::{self, Project, Setting, StorageSettings, resolve};
 use crate::telemetry::{self, LogFormat};
 
@@ -77,6 +78,14 @@ pub struct Cli {
     /// Run summary format on stdout: text, or one JSON object for schedulers [env: VBDA_OUTPUT] [default: text]
     #[arg(long, global = true, help_heading = "Global options", value_enum)]
     output: Option<OutputFormat>,
+    /// Also write the run's metrics (Prometheus text format) to this file, for the node exporter's
+    /// textfile collector; one file per command [env: VBDA_METRICS_FILE]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "PATH")]
+    metrics_file: Option<PathBuf>,
+    /// Also push the run's metrics to this Prometheus Pushgateway (job vbda, grouped by command)
+    /// [env: VBDA_PUSHGATEWAY]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "URL")]
+    pushgateway: Option<String>,
     /// Print the resolved settings (secrets redacted) and exit
     #[arg(long, global = true, help_heading = "Global options", hide = true)]
     show_settings: bool,
@@ -179,6 +188,14 @@ struct GlobalSettings {
     log_format: Setting<Option<LogFormat>>,
     landing: Setting<Option<String>>,
     storage: StorageSettings,
+    metrics_file: Setting<Option<PathBuf>>,
+    pushgateway: Setting<Option<String>>,
+}
+
+impl GlobalSettings {
+    fn metrics_sinks(&self) -> MetricsSinks {
+        MetricsSinks { file: self.metrics_file.value.clone(), pushgateway: self.pushgateway.value.clone() }
+    }
 }
 
 /// What every command's settings resolution and run may use.
@@ -212,7 +229,13 @@ impl Context<'_> {
 /// Parse the command line, run, print, and return the exit code. Never panics on bad input.
 pub fn main() -> ExitCode {
     let raw: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
-    let cli = match Cli::try_parse() {
+    let matches = match <Cli as clap::CommandFactory>::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return usage_error(&e, &raw),
+    };
+    // The command's name as typed (`bronze-to-silver`), for the run's metrics.
+    let name = matches.subcommand_name().unwrap_or("vbda").to_string();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e, &raw),
     };
@@ -222,7 +245,7 @@ pub fn main() -> ExitCode {
         *first = "vbda".into();
     }
     let early = Formats::early(&raw);
-    match run(cli, args) {
+    match run(cli, &name, args) {
         Ok(()) => ExitCode::SUCCESS,
         Err((e, formats)) => {
             print_error(&e, formats.unwrap_or(early));
@@ -339,16 +362,39 @@ impl Failure<'_> {
     }
 }
 
-fn run(cli: Cli, args: Vec<String>) -> std::result::Result<(), (Error, Option<Formats>)> {
+fn run(cli: Cli, name: &str, args: Vec<String>) -> std::result::Result<(), (Error, Option<Formats>)> {
+    let started = std::time::Instant::now();
     let project = Project::load(cli.project.clone()).map_err(|e| (e, None))?;
     let globals = resolve_globals(&cli, &project).map_err(|e| (e, None))?;
+    let sinks = globals.metrics_sinks();
+    sinks.check().map_err(|e| (e, None))?;
     let output = globals.output.value.unwrap_or(OutputFormat::Text);
     let log = globals.log_format.value.unwrap_or(LogFormat::Text);
     let formats = Formats { output, log };
     let verbosity = if cli.quiet { -1 } else { cli.verbose as i8 };
     telemetry::init(log, verbosity);
     let ctx = Context { project: &project, globals: &globals, args, show_settings: cli.show_settings };
-    match dispatch(cli.command, &ctx) {
+    let result = dispatch(cli.command, &ctx);
+    if !sinks.is_empty() {
+        let mut failed = RunSamples::default();
+        let (exit_code, samples) = match &result {
+            Ok(Some(r)) => (r.failure.as_ref().map_or(0, Error::exit_code), Some(&r.samples)),
+            Ok(None) => (0, None),
+            Err(e) => {
+                // The `fail` expectations that stopped the run, for the alert on them.
+                for (table, rule, rows) in e.failed_rules() {
+                    failed.expectations.insert((table.clone(), rule.clone(), "fail".into()), *rows);
+                }
+                (e.exit_code(), Some(&failed))
+            }
+        };
+        // `--show-settings` and `completions` ran nothing worth a sample.
+        if let Some(samples) = samples {
+            let outcome = RunOutcome { command: name, exit_code, seconds: started.elapsed().as_secs_f64(), labels: run_metrics::airflow_labels() };
+            emit_metrics(&sinks, &outcome, samples);
+        }
+    }
+    match result {
         // `--show-settings`: printed already.
         Ok(None) => Ok(()),
         Ok(Some(report)) => {
@@ -364,6 +410,21 @@ fn run(cli: Cli, args: Vec<String>) -> std::result::Result<(), (Error, Option<Fo
             }
         }
         Err(e) => Err((e, Some(formats))),
+    }
+}
+
+/// Write and push the run's metrics; a failure is a warning, the run's work being done.
+fn emit_metrics(sinks: &MetricsSinks, outcome: &RunOutcome<'_>, samples: &RunSamples) {
+    let text = run_metrics::encode(Some(outcome), samples);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("metrics not written: cannot start the async runtime: {e}");
+            return;
+        }
+    };
+    for warning in runtime.block_on(sinks.emit(&text, outcome)) {
+        tracing::warn!("{warning}");
     }
 }
 
@@ -468,6 +529,8 @@ fn resolve_globals(cli: &Cli, project: &Project) -> Result<GlobalSettings> {
         Some("landing".to_string()),
     )?;
     let storage = StorageSettings::resolve(&file.s3)?;
+    let metrics_file = resolve(cli.metrics_file.clone(), "VBDA_METRICS_FILE", None, None)?;
+    let pushgateway = resolve(cli.pushgateway.clone(), "VBDA_PUSHGATEWAY", None, None)?;
     Ok(GlobalSettings {
         project: project.dir.clone(),
         config_file: project.config_path.clone(),
@@ -476,6 +539,8 @@ fn resolve_globals(cli: &Cli, project: &Project) -> Result<GlobalSettings> {
         log_format,
         landing,
         storage,
+        metrics_file,
+        pushgateway,
     })
 }
 
@@ -491,6 +556,8 @@ struct Rendered {
     json: String,
     /// A run that did its work but must still fail (printed after the summary).
     failure: Option<Error>,
+    /// What `--metrics-file` and `--pushgateway` report beyond duration and exit code.
+    samples: RunSamples,
 }
 
 /// The JSON rendering is the report's own serialisation plus `command` and `ok`.
@@ -500,10 +567,15 @@ fn render<T: Serialize>(command: &str, report: &T, text: String) -> Rendered {
         map.insert("command".into(), command.into());
         map.insert("ok".into(), true.into());
     }
-    Rendered { text, json: value.to_string(), failure: None }
+    Rendered { text, json: value.to_string(), failure: None, samples: RunSamples::default() }
 }
 
 impl Rendered {
+    fn with_samples(mut self, samples: RunSamples) -> Self {
+        self.samples = samples;
+        self
+    }
+
     /// The run did part of its work and still fails with `e`: the JSON says so too (`ok`
     /// false, the error and hint next to what was done).
     fn failing(mut self, e: Option<Error>) -> Self {

@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::args::{DateArgs, dates_of};
 use super::{Context, Rendered, render};
+use crate::ops::run_metrics::RunSamples;
 use crate::error::{Error, Result};
 use crate::ops::publish::{self, PublishReport, PublishSettings};
 use crate::settings::resolve;
@@ -87,7 +88,11 @@ pub(super) async fn run(plan: PublishPlan, ctx: &Context<'_>) -> Result<Rendered
     };
     let report = publish::publish(&ctx.lakehouse()?, &ctx.validated_catalog()?, &settings).await?;
     let text = text(&report);
-    Ok(render("publish", &report, text))
+    let mut samples = RunSamples::default();
+    for t in &report.tables {
+        samples.rows_written.insert(t.pg_table.clone(), t.rows);
+    }
+    Ok(render("publish", &report, text).with_samples(samples))
 }
 
 fn text(r: &PublishReport) -> String {

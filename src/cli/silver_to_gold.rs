@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::args::{DateArgs, dates_of};
 use super::{Context, Rendered, render};
+use crate::ops::run_metrics::RunSamples;
 use crate::error::Result;
 use crate::ops::silver_to_gold::{self, ModelReport, SilverToGoldReport, SilverToGoldSettings};
 
@@ -33,7 +34,18 @@ pub(super) fn settings(args: SilverToGoldArgs, ctx: &Context) -> Result<SilverTo
 pub(super) async fn run(settings: SilverToGoldSettings, ctx: &Context<'_>) -> Result<Rendered> {
     let report = silver_to_gold::silver_to_gold(&ctx.lakehouse()?, &ctx.validated_catalog()?, &settings).await?;
     let text = text(&report);
-    Ok(render("silver-to-gold", &report, text))
+    Ok(render("silver-to-gold", &report, text).with_samples(samples(&report)))
+}
+
+fn samples(r: &SilverToGoldReport) -> RunSamples {
+    let mut s = RunSamples::default();
+    for m in &r.models {
+        if let Some(w) = &m.write {
+            s.committed(&w.table, w.version, w.rows);
+        }
+        s.expectations(&m.rules);
+    }
+    s
 }
 
 fn text(r: &SilverToGoldReport) -> String {

@@ -10,12 +10,15 @@ use super::args::KafkaSourceArgs;
 use super::{Context, Rendered, render};
 use crate::error::Result;
 use crate::ops::maintain::{self, StatusReport, StatusSettings};
+use crate::ops::run_metrics::{self, RunSamples, TableSample};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   vbda status                            # versions, freshness, files, small files of every table
   vbda status --brokers localhost:9092 --topic player-events   # and the stream's consumer lag
-  vbda --output json status --table bronze.video_events")]
+  vbda --output json status --table bronze.video_events
+  vbda status --metrics                  # the same as Prometheus metrics (text format)
+  vbda status --metrics --metrics-file /var/lib/node_exporter/textfile/vbda_status.prom")]
 pub(super) struct StatusArgs {
     /// Only this table (layer.name); default all
     #[arg(long)]
@@ -23,18 +26,54 @@ pub(super) struct StatusArgs {
     /// The stream's Kafka source: with brokers and topic known, status shows its consumer lag
     #[command(flatten)]
     source: KafkaSourceArgs,
+    /// Print the tables' versions, last commits, newest data, sizes and the stream's Kafka lag as
+    /// Prometheus metrics (text format) instead of the table
+    #[arg(long)]
+    metrics: bool,
 }
 
-pub(super) fn settings(args: StatusArgs, ctx: &Context) -> Result<StatusSettings> {
-    let StatusArgs { table, source } = args;
-    Ok(StatusSettings { table, stream: source.optional(&ctx.project.config.stream)? })
+#[derive(Debug, serde::Serialize)]
+pub(super) struct StatusPlan {
+    #[serde(flatten)]
+    settings: StatusSettings,
+    metrics: bool,
 }
 
-pub(super) async fn run(settings: StatusSettings, ctx: &Context<'_>) -> Result<Rendered> {
+pub(super) fn settings(args: StatusArgs, ctx: &Context) -> Result<StatusPlan> {
+    let StatusArgs { table, source, metrics } = args;
+    Ok(StatusPlan { settings: StatusSettings { table, stream: source.optional(&ctx.project.config.stream)? }, metrics })
+}
+
+pub(super) async fn run(plan: StatusPlan, ctx: &Context<'_>) -> Result<Rendered> {
+    let StatusPlan { settings, metrics } = plan;
     let report = maintain::status(&ctx.lakehouse()?, &ctx.catalog()?, &settings).await?;
-    let text = text(&report);
+    let samples = samples(&report, &settings);
+    let text = if metrics { run_metrics::encode(None, &samples).trim_end().to_string() } else { text(&report) };
     let failure = crate::error::TableProblem::run_error(report.tables.iter().filter_map(|t| Some((t.table.as_str(), t.problem.as_ref()?))));
-    Ok(render("status", &report, text).failing(failure))
+    Ok(render("status", &report, text).with_samples(samples).failing(failure))
+}
+
+/// The status as metrics: per created table its figures; the lag per topic and partition.
+fn samples(r: &StatusReport, settings: &StatusSettings) -> RunSamples {
+    let mut s = RunSamples::default();
+    for t in r.tables.iter().filter(|t| t.created && t.problem.is_none()) {
+        let sample = TableSample {
+            version: t.version,
+            last_commit: t.last_commit.map(|c| c.timestamp_millis() as f64 / 1000.0),
+            newest_data: t.newest_event_time.as_deref().and_then(run_metrics::unix_seconds_of),
+            rows: t.rows,
+            files: Some(t.files),
+            bytes: Some(t.bytes),
+        };
+        s.tables.insert(t.table.clone(), sample);
+        let group = settings.stream.as_ref().map(|g| g.group.clone()).unwrap_or_default();
+        for (key, lag) in t.stream_lag.iter().flatten() {
+            if let Some((topic, partition)) = key.rsplit_once('/').and_then(|(t, p)| Some((t, p.parse::<i32>().ok()?))) {
+                s.kafka_lag.insert((group.clone(), topic.to_string(), partition), *lag);
+            }
+        }
+    }
+    s
 }
 
 fn text(r: &StatusReport) -> String {

@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::args::KafkaSourceArgs;
 use super::{Context, Rendered, render};
+use crate::ops::run_metrics::RunSamples;
 use crate::error::{Error, Result};
 use crate::ops::stream::{self, Shutdown, StreamReport, StreamSettings};
 use crate::settings::resolve;
@@ -68,7 +69,11 @@ pub(super) async fn run(settings: StreamSettings, ctx: &Context<'_>) -> Result<R
     stop_on_signals(&shutdown)?;
     let report = stream::stream(&ctx.lakehouse()?, &ctx.catalog()?, &settings, shutdown).await?;
     let text = text(&report);
-    Ok(render("stream", &report, text))
+    let mut samples = RunSamples { rows_read: Some(report.messages), ..Default::default() };
+    if let Some(version) = report.bronze_version.filter(|_| report.commits > 0) {
+        samples.committed("bronze.video_events", version, report.rows_committed);
+    }
+    Ok(render("stream", &report, text).with_samples(samples))
 }
 
 /// SIGINT and SIGTERM stop a stream worker: it commits the batch in flight, then returns.

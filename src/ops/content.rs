@@ -95,7 +95,8 @@ pub async fn load_content(lake: &Lakehouse, catalog: &Catalog, s: &ContentSettin
             }
         }
     }
-    let now = chrono::Utc::now().timestamp_micros();
+    let run_at = chrono::Utc::now();
+    let now = run_at.timestamp_micros();
     let typed = DataFrame::new_infer_height(columns)
         .map_err(polars_err)?
         .lazy()
@@ -118,6 +119,11 @@ pub async fn load_content(lake: &Lakehouse, catalog: &Catalog, s: &ContentSettin
     crate::failpoint::hit("content.before_commit");
     let (_, outcome) = lake::overwrite_table(table, spec, batches, info).await?;
     crate::failpoint::hit("content.after_commit");
+    let mut log = crate::ops::quality_log::QualityRun::new("ingest --content", run_at);
+    log.outcomes(&audit.outcomes, Some(outcome.version));
+    if let Err(e) = log.record(lake, catalog).await {
+        tracing::warn!("silver.content is committed, but the quality log ops.quality_runs could not be appended: {e}");
+    }
     Ok(ContentReport {
         file: file.display().to_string(),
         rows_read,

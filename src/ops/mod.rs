@@ -13,6 +13,8 @@ pub mod init;
 pub mod maintain;
 pub mod produce;
 pub mod publish;
+pub mod quality_log;
+pub mod run_metrics;
 pub mod sql;
 pub mod silver_to_gold;
 pub mod stream;

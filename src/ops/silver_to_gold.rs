@@ -30,6 +30,7 @@ use tracing::{debug, info};
 use crate::catalog::{Catalog, JobSpec, Problem, TableSpec};
 use crate::error::{Context, Error, Result};
 use crate::lake::convert::{polars_err, polars_message, polars_type};
+use crate::ops::quality_log::QualityRun;
 use crate::lake::{self, CommitInfo, Lakehouse, PartitionFilter, Table, WriteOutcome};
 use crate::quality::{self, RuleOutcome};
 use crate::telemetry::Progress;
@@ -89,6 +90,7 @@ struct Built {
 
 pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &SilverToGoldSettings) -> Result<SilverToGoldReport> {
     let started = Instant::now();
+    let run_at = chrono::Utc::now();
     let models = gold_models(catalog, settings.model.as_deref())?;
     let silver_spec = catalog.table("silver.video_events")?;
     let content_spec = catalog.table("silver.content")?;
@@ -208,6 +210,19 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
         report.write = Some(outcome);
         report.seconds += publish_started.elapsed().as_secs_f64();
         reports.push(report);
+    }
+    // The quality log: every written model's rules, per date, in one append.
+    let mut log = QualityRun::new("silver-to-gold", run_at).source(&silver_spec.id, silver_version);
+    if let Some(v) = content_version {
+        log = log.source(&content_spec.id, v);
+    }
+    for r in &reports {
+        if let Some(w) = &r.write {
+            log.outcomes(&r.rules, Some(w.version));
+        }
+    }
+    if let Err(e) = log.record(lake, catalog).await {
+        tracing::warn!("gold is committed, but the quality log ops.quality_runs could not be appended: {e}");
     }
     Ok(SilverToGoldReport {
         silver_version,

@@ -32,6 +32,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("tables/gold/device_geo_daily.toml", include_str!("../../tables/gold/device_geo_daily.toml")),
     ("tables/gold/user_activity.toml", include_str!("../../tables/gold/user_activity.toml")),
     ("tables/gold/user_daily.toml", include_str!("../../tables/gold/user_daily.toml")),
+    ("tables/ops/quality_runs.toml", include_str!("../../tables/ops/quality_runs.toml")),
     ("tables/silver/content.toml", include_str!("../../tables/silver/content.toml")),
     ("tables/silver/video_events.toml", include_str!("../../tables/silver/video_events.toml")),
     ("tables/silver/video_events_quarantine.toml", include_str!("../../tables/silver/video_events_quarantine.toml")),

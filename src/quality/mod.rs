@@ -53,6 +53,13 @@ pub struct RuleOutcome {
     /// Rows that fail the rule; None when it could not be evaluated (a referenced table
     /// that does not exist yet).
     pub failing_rows: Option<u64>,
+    /// Rows the rule was evaluated on.
+    #[serde(skip)]
+    pub rows_checked: u64,
+    /// For a table partitioned by date: per date, rows checked and rows failing (what the
+    /// quality log records).
+    #[serde(skip)]
+    pub per_date: std::collections::BTreeMap<chrono::NaiveDate, (u64, u64)>,
 }
 
 /// The outcome of every expectation of a table on some data.
@@ -77,10 +84,9 @@ impl Audit {
             .iter()
             .map(|o| format!("{} on {}: {} failing rows", o.name, o.table, o.failing_rows.unwrap_or(0)))
             .collect();
-        Some(
-            Error::data(format!("expectation failed, nothing committed: {}", list.join("; ")))
-                .with_hint("fix the input or the rule's severity in the table spec; `vbda check` shows the rules"),
-        )
+        let error = Error::data(format!("expectation failed, nothing committed: {}", list.join("; ")))
+            .with_hint("fix the input or the rule's severity in the table spec; `vbda check` shows the rules");
+        Some(failures.iter().fold(error, |e, o| e.with_failed_rule(&o.table, &o.name, o.failing_rows.unwrap_or(0))))
     }
 }
 
@@ -109,22 +115,43 @@ pub fn audit(df: DataFrame, spec: &TableSpec, refs: &References) -> Result<(Data
     } else {
         df.lazy().with_columns(masks.iter().map(|(m, _)| m.clone()).collect::<Vec<_>>()).collect().map_err(polars_err)?
     };
-    let counts = if masks.is_empty() {
-        None
-    } else {
-        let sums: Vec<Expr> = mask_names.iter().map(|m| col(m.as_str()).cast(DataType::UInt64).sum()).collect();
-        Some(evaluated.clone().lazy().select(sums).collect().map_err(polars_err)?)
+    // Per date partition when the table has one (the quality log keeps a row per rule per
+    // date), else one group; the rows checked are each group's length.
+    let date_column = spec.date_partition().filter(|c| evaluated.schema().contains(c));
+    let mut sums: Vec<Expr> = mask_names.iter().map(|m| col(m.as_str()).cast(DataType::UInt64).sum()).collect();
+    sums.push(len().cast(DataType::UInt64).alias("_dq_rows"));
+    let grouped = match date_column {
+        Some(c) => evaluated.clone().lazy().group_by([col(c).cast(DataType::String).alias("_dq_date")]).agg(sums),
+        None => evaluated.clone().lazy().select(sums),
+    }
+    .collect()
+    .map_err(polars_err)?;
+    let number = |name: &str, row: usize| -> u64 {
+        grouped.column(name).ok().and_then(|c| c.get(row).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0)
     };
+    let date_of = |row: usize| -> Option<chrono::NaiveDate> {
+        let c = grouped.column("_dq_date").ok()?;
+        let v = c.str().ok()?.get(row)?;
+        chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").ok()
+    };
+    let groups: Vec<(Option<chrono::NaiveDate>, u64)> = (0..grouped.height()).map(|r| (date_of(r), number("_dq_rows", r))).collect();
     let mut i = 0;
     for exp in &spec.expectations {
         if audit.outcomes.iter().any(|o| o.name == exp.display_name() && o.failing_rows.is_none()) {
             continue;
         }
-        let n = counts
-            .as_ref()
-            .and_then(|c| c.columns().get(i).and_then(|col| col.get(0).ok()).and_then(|v| v.extract::<u64>()))
-            .unwrap_or(0);
-        audit.outcomes.push(outcome(spec, exp, Some(n)));
+        let mut o = outcome(spec, exp, Some(0));
+        for (row, (date, rows)) in groups.iter().enumerate() {
+            let failing = number(&mask_names[i], row);
+            o.failing_rows = o.failing_rows.map(|n| n + failing);
+            o.rows_checked += rows;
+            if let Some(d) = date {
+                let e = o.per_date.entry(*d).or_default();
+                e.0 += rows;
+                e.1 += failing;
+            }
+        }
+        audit.outcomes.push(o);
         i += 1;
     }
     // The first failing drop rule names the row's quarantine rule; the reason, a string
@@ -223,6 +250,8 @@ fn outcome(spec: &TableSpec, exp: &Expectation, failing_rows: Option<u64>) -> Ru
         severity: exp.severity,
         columns: exp.target_columns().iter().map(|c| c.to_string()).collect(),
         failing_rows,
+        rows_checked: 0,
+        per_date: Default::default(),
     }
 }
 

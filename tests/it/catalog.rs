@@ -7,7 +7,7 @@ fn tables_lists_every_spec_and_describe_shows_one() {
     let ctx = TestContext::new();
     let out = ctx.run_json(&["tables"]);
     let tables = out["tables"].as_array().unwrap();
-    assert_eq!(tables.len(), 10, "{out}");
+    assert_eq!(tables.len(), 11, "{out}");
     assert!(tables.iter().all(|t| t["created"] == false && t["files"] == 0));
 
     let out = ctx.run_json(&["describe", "silver.video_events"]);

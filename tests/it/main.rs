@@ -14,6 +14,7 @@ mod ingest;
 mod kafka_broker;
 mod kafka_e2e;
 mod maintain;
+mod monitoring;
 mod postgres;
 mod produce;
 mod publish;

@@ -30,6 +30,7 @@ use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::lake::rewrite::PartitionRewrite;
 use crate::lake::{self, CommitInfo, Lakehouse, Table, WriteOutcome};
+use crate::ops::quality_log::{QualityRow, QualityRun};
 use crate::quality::{Audit, RuleOutcome};
 use crate::telemetry::Progress;
 
@@ -69,6 +70,7 @@ pub struct BronzeToSilverReport {
 
 pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &BronzeToSilverSettings) -> Result<BronzeToSilverReport> {
     let started = Instant::now();
+    let run_at = Utc::now();
     let bronze_spec = catalog.table("bronze.video_events")?;
     let silver_spec = catalog.table("silver.video_events")?;
     let quarantine_spec = catalog.table("silver.video_events_quarantine")?;
@@ -224,6 +226,25 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     crate::failpoint::hit("bronze_to_silver.between_commits");
     let quarantine_out = quarantine_out.commit(quarantine.delta(), info("quarantine")).await?;
     crate::failpoint::hit("bronze_to_silver.after_commits");
+    // The quality log: the spec's rules per date, and the parse rules that quarantined rows.
+    let mut log = QualityRun::new("bronze-to-silver", run_at).source(&bronze_spec.id, bronze_version);
+    log.outcomes(&audit.outcomes, Some(silver_out.version));
+    for (date, c) in &counts {
+        for (rule, n) in c.quarantined_by_rule.iter().filter(|(r, _)| !audit.outcomes.iter().any(|o| &o.name == *r)) {
+            log.rows.push(QualityRow {
+                table: silver_spec.id.to_string(),
+                rule: rule.clone(),
+                severity: "drop".into(),
+                date: Some(*date),
+                rows_checked: Some(c.bronze_rows),
+                rows_failing: Some(*n),
+                table_version: Some(silver_out.version),
+            });
+        }
+    }
+    if let Err(e) = log.record(lake, catalog).await {
+        warn!("silver is committed, but the quality log ops.quality_runs could not be appended: {e}");
+    }
     info!(bronze_version, silver_version = silver_out.version, quarantine_version = quarantine_out.version, "Rebuilt silver dates.");
     Ok(BronzeToSilverReport {
         bronze_version,

@@ -348,6 +348,12 @@ pub fn merge_audit(total: &mut Audit, slice: Audit) {
                     (Some(a), Some(b)) => Some(a + b),
                     (a, b) => a.or(b),
                 };
+                t.rows_checked += o.rows_checked;
+                for (d, (rows, failing)) in o.per_date {
+                    let e = t.per_date.entry(d).or_default();
+                    e.0 += rows;
+                    e.1 += failing;
+                }
             }
             None => total.outcomes.push(o),
         }
