@@ -7,9 +7,16 @@ cd "$(dirname "$0")/.."
 # The build's system packages (mold, libssl-dev), the same as quickstart.sh's, so the two
 # share one compiled dependency tree; then promtool (package prometheus) for the metrics tests.
 source scripts/build-deps.sh
-if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  echo "== installing promtool (package prometheus)" >&2
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+# prometheus-pushgateway for the push tests, chromium (headless) for the report's rendering test.
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  wanted=()
+  command -v promtool >/dev/null 2>&1 || wanted+=(prometheus)
+  command -v prometheus-pushgateway >/dev/null 2>&1 || wanted+=(prometheus-pushgateway)
+  command -v chromium >/dev/null 2>&1 || wanted+=(chromium)
+  if [ ${#wanted[@]} -gt 0 ]; then
+    echo "== installing ${wanted[*]}" >&2
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${wanted[@]}" >/dev/null
+  fi
 fi
 # PostgreSQL (package postgresql) for the publish tests: each test runs its own initdb + pg_ctl.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
