@@ -25,6 +25,7 @@ mod ingest;
 mod optimize;
 mod produce;
 mod publish;
+mod report;
 mod restore;
 mod show;
 mod silver_to_gold;
@@ -172,6 +173,8 @@ enum Command {
     Ddl(ddl::DdlArgs),
     /// Publish gold tables into PostgreSQL for BI tools, each date in one transaction (dates given, or what changed)
     Publish(publish::PublishArgs),
+    /// Write an HTML report of a date range: KPIs and trends, content, QoE, ads, churn, data quality
+    Report(report::ReportArgs),
     /// Send NDJSON files' lines (e.g. from `vbda generate`) to a Kafka topic, keyed by session_id
     Produce(produce::ProduceArgs),
     /// Run bronze-to-silver and silver-to-gold for each date of a range in order, resumably
@@ -466,6 +469,7 @@ fn dispatch(command: Command, ctx: &Context) -> Result<Option<Rendered>> {
         Command::Restore(a) => execute(ctx, "restore", restore::settings(a, ctx)?, restore::run),
         Command::Ddl(a) => execute(ctx, "ddl", ddl::settings(a, ctx)?, ddl::run),
         Command::Publish(a) => execute(ctx, "publish", publish::settings(a, ctx)?, publish::run),
+        Command::Report(a) => execute(ctx, "report", report::settings(a, ctx)?, report::run),
         Command::Produce(a) => execute(ctx, "produce", produce::settings(a, ctx)?, produce::run),
         Command::Backfill(a) => execute(ctx, "backfill", backfill::settings(a, ctx)?, backfill::run),
     }

@@ -14,6 +14,7 @@ pub mod maintain;
 pub mod produce;
 pub mod publish;
 pub mod quality_log;
+pub mod report;
 pub mod run_metrics;
 pub mod sql;
 pub mod silver_to_gold;

@@ -18,6 +18,7 @@ mod monitoring;
 mod postgres;
 mod produce;
 mod publish;
+mod report;
 mod property;
 mod s3;
 mod settings;
