@@ -34,7 +34,9 @@ pub fn line_chart(title: &str, x: &[String], series: &[(&str, Vec<Option<f64>>)]
     axes(&mut svg, lo, hi, format);
     // At most ~8 x labels.
     let every = x.len().div_ceil(8).max(1);
-    for (i, label) in x.iter().enumerate().filter(|(i, _)| i % every == 0 || *i == x.len() - 1) {
+    let last = x.len() - 1;
+    // Every `every`-th label and the last one, dropping the one before the last if they would touch.
+    for (i, label) in x.iter().enumerate().filter(|(i, _)| *i == last || (i % every == 0 && last - i >= every)) {
         let _ = write!(svg, r#"<text x="{:.1}" y="{:.1}" class="x">{}</text>"#, px(i), HEIGHT - BOTTOM + 16.0, escape(label));
     }
     for (s, (name, points)) in series.iter().enumerate() {
