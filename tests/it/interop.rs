@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 
 use crate::common::TestContext;
 
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
     "bronze.video_events", "silver.video_events", "silver.video_events_quarantine", "silver.content", "gold.daily_kpis",
-    "gold.content_daily", "gold.user_daily", "gold.device_geo_daily", "gold.ad_daily", "gold.user_activity",
+    "gold.content_daily", "gold.user_daily", "gold.device_geo_daily", "gold.ad_daily", "gold.user_activity", "ops.quality_runs",
 ];
 const APPEND_ROWS: u64 = 25;
 
