@@ -325,6 +325,7 @@ fn kpi_section(kpis: &DataFrame) -> Result<String> {
 /// tables' rows now), and freshness per table.
 async fn quality_section(lake: &Lakehouse, catalog: &Catalog, days: &[NaiveDate], dates: &[String], versions: &mut BTreeMap<String, Option<i64>>) -> Result<String> {
     let mut out = String::from("<h3>Quarantined rows by rule</h3>");
+    let mut per_date = String::new();
     let quarantine = match read(lake, catalog, "silver.video_events_quarantine", "event_date", dates, versions).await? {
         Some(lf) => Some(collect(
             lf.group_by([col("event_date").cast(DataType::String).alias("date"), col("rule")])
@@ -338,7 +339,8 @@ async fn quality_section(lake: &Lakehouse, catalog: &Catalog, days: &[NaiveDate]
             let by_rule = collect(q.clone().lazy().group_by([col("rule")]).agg([col("rows").sum()]).sort_by_exprs([col("rows"), col("rule")], SortMultipleOptions::default().with_order_descending_multi([true, false])))?;
             let bars: Vec<(String, f64)> = strings(&by_rule, "rule").into_iter().zip(floats(&by_rule, "rows")).map(|(r, v)| (r, v.unwrap_or(0.0))).collect();
             out.push_str(&svg::bar_chart("Quarantined rows by rule", &bars, count));
-            out.push_str(&table("quarantine", q, &["date", "rule"], &[Col("date", "Date", Format::Text), Col("rule", "Rule", Format::Text), Col("rows", "Rows", Format::Int)]));
+            // The per-date detail goes last: it is long for a long range.
+            per_date = table("quarantine", q, &["date", "rule"], &[Col("date", "Date", Format::Text), Col("rule", "Rule", Format::Text), Col("rows", "Rows", Format::Int)]);
         }
         None => out.push_str(r#"<p class="empty">no quarantine table yet</p>"#),
     }
@@ -473,6 +475,10 @@ async fn quality_section(lake: &Lakehouse, catalog: &Catalog, days: &[NaiveDate]
             Col("rows", "Rows", Format::Int),
         ],
     ));
+    if !per_date.is_empty() {
+        out.push_str("<h3>Quarantined rows per date and rule</h3>");
+        out.push_str(&per_date);
+    }
     Ok(out)
 }
 

@@ -74,12 +74,12 @@ pub fn bar_chart(title: &str, bars: &[(String, f64)], format: fn(f64) -> String)
     if bars.is_empty() {
         let _ = write!(svg, r#"<text x="{}" y="{}" class="empty">no data</text>"#, WIDTH / 2.0, TOP + 12.0);
     }
-    let label_w = 170.0;
+    let label_w = 210.0;
     let bar_w = WIDTH - label_w - 90.0;
     for (i, (label, v)) in bars.iter().enumerate() {
         let y = TOP + row * i as f64;
         let w = if max > 0.0 && v.is_finite() { bar_w * (v.max(0.0) / max) } else { 0.0 };
-        let shown: String = label.chars().take(26).collect();
+        let shown: String = label.chars().take(32).collect();
         let _ = write!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" class="label">{}</text><rect x="{label_w}" y="{:.1}" width="{w:.1}" height="{:.1}" fill="{}"><title>{}: {}</title></rect><text x="{:.1}" y="{:.1}" class="value">{}</text>"#,
