@@ -291,6 +291,16 @@ fn status_reports_the_stream_consumer_lag_per_partition() {
     assert_eq!(out["tables"][0]["stream_lag"], serde_json::json!({"events/0": 3, "events/1": 3}), "{out}");
     let text = ctx.run(&with_brokers[..with_brokers.len()]);
     assert!(text.stdout.contains("stream lag of bronze.video_events: 6 messages"), "{}", text.stdout);
+    // The same lag as Prometheus metrics, per group, topic and partition.
+    let mut metrics = with_brokers.clone();
+    metrics.push("--metrics");
+    let page = ctx.run(&metrics);
+    assert_eq!(page.code, 0, "{}", page.stderr);
+    for (partition, lag) in [(0, 3), (1, 3)] {
+        let series = format!(r#"vbda_kafka_consumer_group_lag{{group="g",topic="events",partition="{partition}"}}"#);
+        assert_eq!(crate::monitoring::sample(&page.stdout, &series), Some(lag as f64), "{series} in\n{}", page.stdout);
+    }
+    crate::monitoring::promtool_check(&page.stdout);
 
     let mut unreachable = args.to_vec();
     unreachable.push("127.0.0.1:1");

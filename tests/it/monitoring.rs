@@ -46,7 +46,7 @@ pub fn promtool_check(text: &str) {
 }
 
 /// The value of the sample whose line starts with `series` (name and labels exactly).
-fn sample(text: &str, series: &str) -> Option<f64> {
+pub fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|l| {
         l.strip_prefix(series)?
             .strip_prefix(' ')?
