@@ -21,7 +21,8 @@ funnel, churn risk, and data quality (quarantine by rule, reconciliation per dat
 Examples:
   vbda report --date 2025-01-01                          # writes vbda-report-2025-01-01.html
   vbda report --from 2025-01-01 --to 2025-01-31 --out january.html
-  vbda --output json report --date 2025-01-01 --out /srv/reports/daily.html")]
+  vbda --output json report --date 2025-01-01 --out /srv/reports/daily.html
+  vbda report --date 2025-01-01 --png day.png             # and a screenshot (headless Chromium)")]
 pub(super) struct ReportArgs {
     /// One date
     #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"], required_unless_present = "from")]
@@ -35,10 +36,13 @@ pub(super) struct ReportArgs {
     /// The HTML file to write [default: vbda-report-<dates>.html]
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Also write a PNG screenshot of the page (needs Chromium: chromium on PATH or VBDA_CHROMIUM)
+    #[arg(long, value_name = "FILE.png")]
+    png: Option<PathBuf>,
 }
 
 pub(super) fn settings(args: ReportArgs, _ctx: &Context) -> Result<ReportSettings> {
-    let ReportArgs { date, from, to, out } = args;
+    let ReportArgs { date, from, to, out, png } = args;
     let dates = match (date, from, to) {
         (Some(d), _, _) => vec![d],
         (None, Some(f), Some(t)) => date_range(f, t)?,
@@ -58,7 +62,13 @@ pub(super) fn settings(args: ReportArgs, _ctx: &Context) -> Result<ReportSetting
         return Err(Error::data(format!("--out {}: {} is not an existing folder to write into", out.display(), dir.display()))
             .with_hint("create the folder, or name a file in an existing one"));
     }
-    Ok(ReportSettings { dates, out })
+    if let Some(p) = &png {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        if !dir.is_dir() || p.is_dir() {
+            return Err(Error::data(format!("--png {}: {} is not an existing folder to write into", p.display(), dir.display())));
+        }
+    }
+    Ok(ReportSettings { dates, out, png })
 }
 
 pub(super) async fn run(settings: ReportSettings, ctx: &Context<'_>) -> Result<Rendered> {
@@ -76,5 +86,5 @@ fn text(r: &ReportSummary) -> String {
         r.dates_with_gold,
         (r.to - r.from).num_days() + 1,
         r.seconds
-    )
+    ) + &r.png.as_ref().map(|p| format!("; screenshot {p}")).unwrap_or_default()
 }

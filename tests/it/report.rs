@@ -233,6 +233,15 @@ fn the_report_renders_in_chromium_with_the_numbers_gold_holds() {
     chromium(&["--window-size=1280,2400", &format!("--screenshot={}", png.display()), &url]);
     let share = non_background_share(&std::fs::read(&png).unwrap());
     assert!(share > 0.05, "the screenshot is blank: {share}");
+    // `--png`: vbda makes the screenshot itself.
+    let own = ctx.dir.path().join("own.png");
+    let out = ctx.run_json(&["report", "--date", "2025-01-02", "--out", file.to_str().unwrap(), "--png", own.to_str().unwrap()]);
+    assert_eq!(out["png"], own.to_str().unwrap(), "{out}");
+    let share = non_background_share(&std::fs::read(&own).unwrap());
+    assert!(share > 0.05, "vbda's screenshot is blank: {share}");
+    // Without a browser, --png is a clear error (the HTML is still written).
+    let run = ctx.vbda().args(["report", "--date", "2025-01-02", "--out", file.to_str().unwrap(), "--png", own.to_str().unwrap()]).env("VBDA_CHROMIUM", "/no/such/chromium").output().unwrap();
+    assert_eq!(run.status.code(), Some(3), "{}", String::from_utf8_lossy(&run.stderr));
 }
 
 /// The blank-screenshot check itself: an empty page is blank, the report is not.

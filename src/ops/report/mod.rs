@@ -36,6 +36,8 @@ use crate::lake::{self, Lakehouse};
 pub struct ReportSettings {
     pub dates: Vec<NaiveDate>,
     pub out: PathBuf,
+    /// Also a PNG screenshot of the page, made by headless Chromium.
+    pub png: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,6 +50,7 @@ pub struct ReportSummary {
     pub dates_with_gold: usize,
     /// The version of each table read (None: not created yet).
     pub versions: BTreeMap<String, Option<i64>>,
+    pub png: Option<String>,
     pub seconds: f64,
 }
 
@@ -261,6 +264,11 @@ pub async fn report(lake: &Lakehouse, catalog: &Catalog, s: &ReportSettings) -> 
     let subtitle = format!("generated {} from {}", Utc::now().format("%Y-%m-%d %H:%M UTC"), read_versions.join(", "));
     let page = html::page(&title, &subtitle, &body);
     write_atomically(&s.out, page.as_bytes())?;
+    if let Some(png) = &s.png {
+        // Tall enough for the whole page: rows and charts at their rendered heights.
+        let height = 600 + 26 * page.matches("<tr").count() + 250 * page.matches("<svg").count() / 2;
+        tokio::task::block_in_place(|| screenshot(&s.out, png, height.min(30_000)))?;
+    }
     Ok(ReportSummary {
         out: s.out.display().to_string(),
         bytes: page.len() as u64,
@@ -268,6 +276,7 @@ pub async fn report(lake: &Lakehouse, catalog: &Catalog, s: &ReportSettings) -> 
         to,
         dates_with_gold,
         versions,
+        png: s.png.as_ref().map(|p| p.display().to_string()),
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -517,4 +526,51 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     written.env_err(|| format!("cannot write the report to {}", path.display()))
+}
+
+/// The browser for `--png`: `VBDA_CHROMIUM`, else the first of the usual names on PATH.
+fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("VBDA_CHROMIUM").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|p| p.is_file())
+}
+
+/// Render the page with headless Chromium into a PNG (1280 px wide), within a minute.
+fn screenshot(html: &std::path::Path, png: &std::path::Path, height: usize) -> Result<()> {
+    let browser = chromium().ok_or_else(|| {
+        Error::data("--png needs Chromium, and none was found (chromium, chromium-browser, google-chrome on PATH)")
+            .with_hint("install it (Debian: apt-get install chromium), set VBDA_CHROMIUM to its path, or leave out --png")
+    })?;
+    let html = std::fs::canonicalize(html).env_err(|| format!("cannot find {}", html.display()))?;
+    let url = url::Url::from_file_path(&html).map_err(|()| Error::data(format!("{} is not a local path", html.display())))?;
+    let mut child = std::process::Command::new(&browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--hide-scrollbars"])
+        .arg(format!("--window-size=1280,{height}"))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(url.as_str())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .env_err(|| format!("cannot start {}", browser.display()))?;
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match child.try_wait().env_err(|| format!("cannot wait for {}", browser.display()))? {
+            Some(status) if status.success() && png.is_file() => return Ok(()),
+            Some(status) => {
+                return Err(Error::environment(format!("{} could not render the report ({status})", browser.display()))
+                    .with_hint("the HTML file is written; open it in a browser instead"));
+            }
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::environment(format!("{} took over a minute to render the report", browser.display())));
+            }
+            None => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    }
 }
