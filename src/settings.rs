@@ -290,7 +290,15 @@ pub fn redact_url_userinfo(text: &str) -> String {
     let Some(scheme_end) = text.find("://") else { return text.to_string() };
     let rest = &text[scheme_end + 3..];
     let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    let at = rest[..authority_end].rfind('@').or_else(|| {
+        // A password with a `/` in it (`u:pa/ss@host`, not percent-encoded) ends the authority
+        // early for the rule above: `user:` before any `/`, then an `@` before any `?` or `#`.
+        let end = rest.find(['?', '#']).unwrap_or(rest.len());
+        let at = rest[..end].rfind('@')?;
+        let colon = rest[..at].find(':')?;
+        (!rest[..colon].contains('/')).then_some(at)
+    });
+    match at {
         Some(at) => format!("{}://<redacted>@{}", &text[..scheme_end], &rest[at + 1..]),
         None => text.to_string(),
     }
@@ -299,6 +307,13 @@ pub fn redact_url_userinfo(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_with_a_slash_is_redacted_too() {
+        assert_eq!(redact_url_userinfo("http://u:pa/ss@host:9091"), "http://<redacted>@host:9091");
+        assert_eq!(redact_url_userinfo("s3://bucket/a@b"), "s3://bucket/a@b");
+        assert_eq!(redact_url_userinfo("s3://bucket/dir:x@y"), "s3://bucket/dir:x@y");
+    }
 
     #[test]
     fn redacts_secret_looking_arguments() {

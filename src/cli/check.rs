@@ -163,7 +163,7 @@ async fn run_history(
     let filter = HistoryFilter {
         run_dates: None,
         table: settings.table.clone(),
-        failing_only: !all,
+        failing_only: false,
     };
     let df = quality_log::history(&ctx.lakehouse()?, &catalog, &filter).await?;
     let mut rows = match &df {
@@ -174,7 +174,8 @@ async fn run_history(
         let d = d.to_string();
         rows.retain(|r| r.date.as_deref() == Some(d.as_str()));
     }
-    // The newest `last` runs (rows come newest run first).
+    // The newest `last` runs (of the table and date asked for; rows come newest run first),
+    // then, without --all, only their rules that found rows.
     let mut runs: Vec<String> = Vec::new();
     rows.retain(|r| {
         if !runs.contains(&r.run_id) {
@@ -185,6 +186,9 @@ async fn run_history(
         }
         true
     });
+    if !all {
+        rows.retain(|r| r.rows_failing.is_some_and(|n| n > 0));
+    }
     let report = HistoryReport {
         log_exists: df.is_some(),
         runs: runs.len(),

@@ -120,7 +120,7 @@ pub async fn load_content(lake: &Lakehouse, catalog: &Catalog, s: &ContentSettin
     let (_, outcome) = lake::overwrite_table(table, spec, batches, info).await?;
     crate::failpoint::hit("content.after_commit");
     let mut log = crate::ops::quality_log::QualityRun::new("ingest --content", run_at);
-    log.outcomes(&audit.outcomes, Some(outcome.version));
+    log.outcomes(&audit.outcomes, Some(outcome.version), &[]);
     if let Err(e) = log.record(lake, catalog).await {
         tracing::warn!("silver.content is committed, but the quality log ops.quality_runs could not be appended: {e}");
     }

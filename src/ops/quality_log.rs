@@ -56,31 +56,32 @@ impl QualityRun {
         self
     }
 
-    /// The expectations' outcomes, per date when they were counted per date, for the table
-    /// version the run committed.
-    pub fn outcomes(&mut self, outcomes: &[RuleOutcome], table_version: Option<i64>) {
+    /// The expectations' outcomes for the table version the run committed. `dates` are the
+    /// date partitions the run rebuilt (empty for a table without them): each gets a row per
+    /// rule, with zero rows when the date ended up empty, and with null counts when the rule
+    /// could not be evaluated.
+    pub fn outcomes(&mut self, outcomes: &[RuleOutcome], table_version: Option<i64>, dates: &[NaiveDate]) {
         for o in outcomes {
-            let row =
-                |date: Option<NaiveDate>, checked: Option<u64>, failing: Option<u64>| QualityRow {
-                    table: o.table.clone(),
-                    rule: o.name.clone(),
-                    severity: o.severity.name().to_string(),
-                    date,
-                    rows_checked: checked,
-                    rows_failing: failing,
-                    table_version,
+            let row = |date: Option<NaiveDate>, checked: Option<u64>, failing: Option<u64>| QualityRow {
+                table: o.table.clone(),
+                rule: o.name.clone(),
+                severity: o.severity.name().to_string(),
+                date,
+                rows_checked: checked,
+                rows_failing: failing,
+                table_version,
+            };
+            if dates.is_empty() {
+                self.rows.push(row(None, o.failing_rows.map(|_| o.rows_checked), o.failing_rows));
+                continue;
+            }
+            for date in dates {
+                let counts = match (o.failing_rows, o.per_date.get(date)) {
+                    (None, _) => (None, None),
+                    (Some(_), Some((checked, failing))) => (Some(*checked), Some(*failing)),
+                    (Some(_), None) => (Some(0), Some(0)),
                 };
-            if o.per_date.is_empty() || o.failing_rows.is_none() {
-                self.rows.push(row(
-                    None,
-                    o.failing_rows.map(|_| o.rows_checked),
-                    o.failing_rows,
-                ));
-            } else {
-                for (date, (checked, failing)) in &o.per_date {
-                    self.rows
-                        .push(row(Some(*date), Some(*checked), Some(*failing)));
-                }
+                self.rows.push(row(Some(*date), counts.0, counts.1));
             }
         }
     }
@@ -187,7 +188,10 @@ pub async fn history(
     catalog: &Catalog,
     filter: &HistoryFilter,
 ) -> Result<Option<DataFrame>> {
-    let spec = catalog.table(TABLE)?;
+    // A project made before the log existed has no spec for it: nothing was logged.
+    let Ok(spec) = catalog.table(TABLE) else {
+        return Ok(None);
+    };
     let Some(table) = lake.open(spec).await? else {
         return Ok(None);
     };

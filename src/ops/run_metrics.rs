@@ -196,7 +196,7 @@ pub fn encode(outcome: Option<&RunOutcome<'_>>, samples: &RunSamples) -> String 
         );
         let exit_code = family(
             "vbda_run_exit_code",
-            "Exit code of the command's last run (0 ok, 1 data, 2 usage, 3 environment)",
+            "Exit code of the command's last run (0 ok, 1 data or spec, 3 environment)",
         );
         let success = family(
             "vbda_run_success",
@@ -280,6 +280,12 @@ pub fn encode(outcome: Option<&RunOutcome<'_>>, samples: &RunSamples) -> String 
         "vbda_kafka_consumer_group_lag",
         "Messages in the partition after the consumer group's committed offset",
     );
+    // A run's samples carry its command (and Airflow labels): two commands' files in one
+    // textfile folder then never hold the same series, which the collector would reject.
+    let source: Labels = match outcome {
+        Some(o) => std::iter::once(("command".to_string(), o.command.to_string())).chain(o.labels.iter().cloned()).collect(),
+        None => Vec::new(),
+    };
     for (table, t) in &samples.tables {
         let figures = [
             (&version, t.version.map(|v| v as f64)),
@@ -291,16 +297,19 @@ pub fn encode(outcome: Option<&RunOutcome<'_>>, samples: &RunSamples) -> String 
         ];
         for (family, value) in figures {
             if let Some(v) = value {
-                set(family, vec![("table".to_string(), table.clone())], v);
+                let mut labels = source.clone();
+                labels.push(("table".to_string(), table.clone()));
+                set(family, labels, v);
             }
         }
     }
     for ((group, topic, partition), n) in &samples.kafka_lag {
-        let labels = vec![
-            ("group".into(), group.clone()),
-            ("topic".into(), topic.clone()),
-            ("partition".into(), partition.to_string()),
-        ];
+        let mut labels = source.clone();
+        labels.extend([
+            ("group".to_string(), group.clone()),
+            ("topic".to_string(), topic.clone()),
+            ("partition".to_string(), partition.to_string()),
+        ]);
         set(&lag, labels, *n as f64);
     }
     let mut out = String::new();
@@ -385,10 +394,9 @@ async fn push(url: &str, text: &str, outcome: &RunOutcome<'_>) -> Result<()> {
     use base64::Engine as _;
     let mut target = pushgateway_base(url)?;
     let shown = crate::settings::redact_url_userinfo(url);
-    let (user, password) = (
-        target.username().to_string(),
-        target.password().map(str::to_string),
-    );
+    // The URL holds them percent-encoded (`p%40ss` for `p@ss`); Basic auth wants them as they are.
+    let decode = |v: &str| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned();
+    let (user, password) = (decode(target.username()), target.password().map(decode));
     let _ = target.set_username("");
     let _ = target.set_password(None);
     let mut path = target.path().trim_end_matches('/').to_string();
@@ -468,7 +476,7 @@ mod tests {
         );
         assert!(text.contains(r#"vbda_run_rows_quarantined{command="bronze-to-silver",dag_id="vbda_daily",rule="malformed_json"} 2"#), "{text}");
         assert!(
-            text.contains(r#"vbda_table_version{table="silver.video_events"} 4"#),
+            text.contains(r#"vbda_table_version{command="bronze-to-silver",dag_id="vbda_daily",table="silver.video_events"} 4"#),
             "{text}"
         );
         assert!(text.contains(r#"vbda_run_rows_written{command="bronze-to-silver",dag_id="vbda_daily",table="silver.video_events"} 7"#), "{text}");

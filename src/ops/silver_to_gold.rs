@@ -164,7 +164,9 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
         let refs = crate::quality::references(lake, catalog, &spec).await?;
         let (rows, audit) = tokio::task::block_in_place(|| quality::audit(rows, &spec, &refs))?;
         if let Some(err) = audit.fail_error() {
-            return Err(Error::data(format!("gold model {}: {}", job.name, err.message()))
+            // `context` keeps the failed rules (for the run's metrics).
+            return Err(err
+                .context(format!("gold model {}", job.name))
                 .with_hint(format!("the SQL is {}; the rules are in tables/gold/{}.toml", sql_path(&job), spec.id.name)));
         }
         let rows = rows.drop_many([quality::RULE_COLUMN, quality::REASON_COLUMN]);
@@ -218,7 +220,7 @@ pub async fn silver_to_gold(lake: &Lakehouse, catalog: &Catalog, settings: &Silv
     }
     for r in &reports {
         if let Some(w) = &r.write {
-            log.outcomes(&r.rules, Some(w.version));
+            log.outcomes(&r.rules, Some(w.version), &r.dates);
         }
     }
     if let Err(e) = log.record(lake, catalog).await {

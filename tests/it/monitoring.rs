@@ -81,7 +81,7 @@ fn a_batch_run_writes_its_counts_to_the_metrics_file_for_the_textfile_collector(
         "{text}"
     );
     assert_eq!(
-        sample(&text, r#"vbda_table_version{table="bronze.video_events"}"#),
+        sample(&text, r#"vbda_table_version{command="ingest",table="bronze.video_events"}"#),
         out["bronze_version"].as_f64(),
         "{text}"
     );
@@ -123,7 +123,7 @@ fn a_batch_run_writes_its_counts_to_the_metrics_file_for_the_textfile_collector(
     }
     let silver_version = out["silver"]["version"].as_f64().unwrap();
     assert_eq!(
-        sample(&text, r#"vbda_table_version{table="silver.video_events"}"#),
+        sample(&text, r#"vbda_table_version{command="bronze-to-silver",table="silver.video_events"}"#),
         Some(silver_version),
         "{text}"
     );
@@ -152,7 +152,7 @@ fn a_batch_run_writes_its_counts_to_the_metrics_file_for_the_textfile_collector(
     let text = std::fs::read_to_string(&gold).unwrap();
     promtool_check(&text);
     assert!(
-        sample(&text, r#"vbda_table_version{table="gold.daily_kpis"}"#).is_some(),
+        sample(&text, r#"vbda_table_version{command="silver-to-gold",table="gold.daily_kpis"}"#).is_some(),
         "{text}"
     );
     let failed = ctx.run(&[
@@ -542,4 +542,30 @@ fn writing_runs_log_every_rule_per_date_and_check_history_reads_it() {
     // An unknown table is an error with the known ones.
     let bad = ctx.run(&["check", "--history", "--table", "gold.nope"]);
     assert_eq!(bad.code, 1, "{}", bad.stderr);
+}
+
+/// A `fail` rule that stops a run still reaches the metrics (for the alert on it), with the
+/// run's exit code; nothing is committed and nothing is logged.
+#[test]
+fn a_fail_rule_that_stops_the_run_is_in_its_metrics() {
+    let ctx = TestContext::new();
+    landed(&ctx);
+    let project = crate::common::project_copy(&ctx);
+    crate::common::edit(
+        &project.join("tables/silver/video_events.toml"),
+        "rule = \"accepted_values\"\ncolumn = \"event_type\"\nseverity = \"drop\"",
+        "rule = \"accepted_values\"\ncolumn = \"event_type\"\nseverity = \"fail\"",
+    );
+    let file = ctx.dir.path().join("b2s.prom");
+    let run = |args: &[&str]| ctx.vbda().args(args).env("VBDA_PROJECT", &project).output().unwrap();
+    assert!(run(&["ingest"]).status.success());
+    let out = run(&["bronze-to-silver", "--date", "2025-01-01", "--metrics-file", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&file).unwrap();
+    promtool_check(&text);
+    let series = r#"vbda_run_expectation_failing_rows{command="bronze-to-silver",table="silver.video_events",expectation="accepted_values_event_type",severity="fail"}"#;
+    assert_eq!(sample(&text, series), Some(1.0), "{text}");
+    assert_eq!(sample(&text, r#"vbda_run_exit_code{command="bronze-to-silver"}"#), Some(1.0), "{text}");
+    assert!(!ctx.lakehouse().join("silver/video_events/_delta_log/00000000000000000001.json").exists(), "nothing committed");
+    assert!(!ctx.lakehouse().join("ops/quality_runs").exists(), "nothing logged");
 }

@@ -228,7 +228,8 @@ pub async fn bronze_to_silver(lake: &Lakehouse, catalog: &Catalog, settings: &Br
     crate::failpoint::hit("bronze_to_silver.after_commits");
     // The quality log: the spec's rules per date, and the parse rules that quarantined rows.
     let mut log = QualityRun::new("bronze-to-silver", run_at).source(&bronze_spec.id, bronze_version);
-    log.outcomes(&audit.outcomes, Some(silver_out.version));
+    let rebuilt: Vec<NaiveDate> = dates.iter().filter_map(|d| d.parse().ok()).collect();
+    log.outcomes(&audit.outcomes, Some(silver_out.version), &rebuilt);
     for (date, c) in &counts {
         for (rule, n) in c.quarantined_by_rule.iter().filter(|(r, _)| !audit.outcomes.iter().any(|o| &o.name == *r)) {
             log.rows.push(QualityRow {

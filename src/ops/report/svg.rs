@@ -48,7 +48,7 @@ pub fn line_chart(title: &str, x: &[String], series: &[(&str, Vec<Option<f64>>)]
                 Some(v) => {
                     let _ = write!(path, "{}{:.1},{:.1} ", if pen_down { "L" } else { "M" }, px(i), py(v));
                     pen_down = true;
-                    let _ = write!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{colour}"><title>{}: {}</title></circle>"#, px(i), py(v), escape(&x[i]), format(v));
+                    let _ = write!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{colour}"><title>{}: {}</title></circle>"#, px(i), py(v), escape(x.get(i).map_or("", String::as_str)), format(v));
                 }
                 None => pen_down = false,
             }
