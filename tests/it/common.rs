@@ -64,6 +64,19 @@ impl TestContext {
         (serde_json::from_str(first).unwrap_or_else(|e| panic!("not JSON ({e}): {}", run.stdout)), run.stderr)
     }
 
+    /// A whole table as a DataFrame (it must exist).
+    pub fn table(&self, table: &str) -> DataFrame {
+        let catalog = Catalog::load(&project_dir()).unwrap();
+        let spec = catalog.table(table).unwrap().clone();
+        let lake = Lakehouse::new(self.lakehouse().to_str().unwrap(), Default::default()).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let t = lake.open(&spec).await.unwrap().expect("table exists");
+            let lf = lake::read_partitions(&t, &spec, &PartitionFilter::all()).await.unwrap();
+            tokio::task::block_in_place(|| lf.collect().unwrap())
+        })
+    }
+
     /// All of bronze as a DataFrame.
     pub fn bronze(&self) -> DataFrame {
         let catalog = Catalog::load(&project_dir()).unwrap();

@@ -4,23 +4,13 @@
 use std::process::Command;
 
 use polars::prelude::*;
-use vbda::catalog::Catalog;
-use vbda::lake::{self, Lakehouse, PartitionFilter};
 
-use crate::common::{TestContext, project_dir};
+use crate::common::TestContext;
 
 const CHROMIUM_FLAGS: [&str; 5] = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--hide-scrollbars"];
 
 fn read(ctx: &TestContext, table: &str) -> DataFrame {
-    let catalog = Catalog::load(&project_dir()).unwrap();
-    let spec = catalog.table(table).unwrap().clone();
-    let lake = Lakehouse::new(ctx.lakehouse().to_str().unwrap(), Default::default()).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let t = lake.open(&spec).await.unwrap().expect("table exists");
-        let lf = lake::read_partitions(&t, &spec, &PartitionFilter::all()).await.unwrap();
-        tokio::task::block_in_place(|| lf.collect().unwrap())
-    })
+    ctx.table(table)
 }
 
 fn chromium(args: &[&str]) -> std::process::Output {
