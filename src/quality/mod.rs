@@ -120,12 +120,28 @@ pub fn audit(df: DataFrame, spec: &TableSpec, refs: &References) -> Result<(Data
     let date_column = spec.date_partition().filter(|c| evaluated.schema().contains(c));
     let mut sums: Vec<Expr> = mask_names.iter().map(|m| col(m.as_str()).cast(DataType::UInt64).sum()).collect();
     sums.push(len().cast(DataType::UInt64).alias("_dq_rows"));
-    let grouped = match date_column {
-        Some(c) => evaluated.clone().lazy().group_by([col(c).cast(DataType::String).alias("_dq_date")]).agg(sums),
-        None => evaluated.clone().lazy().select(sums),
+    // One pass of sums with the date's min and max: a frame of one date (the usual slice, bronze
+    // being partitioned by date) needs no group-by; only a frame of several dates is grouped.
+    let mut whole = sums.clone();
+    if let Some(c) = date_column {
+        whole.push(col(c).min().cast(DataType::String).alias("_dq_date"));
+        whole.push(col(c).max().cast(DataType::String).alias("_dq_date_max"));
     }
-    .collect()
-    .map_err(polars_err)?;
+    let totals = evaluated.clone().lazy().select(whole).collect().map_err(polars_err)?;
+    let one_date = |df: &DataFrame| -> bool {
+        let v = |n: &str| df.column(n).ok().and_then(|c| c.get(0).ok()).map(|v| v.to_string());
+        v("_dq_date") == v("_dq_date_max")
+    };
+    let grouped = match date_column {
+        Some(c) if !one_date(&totals) => evaluated
+            .clone()
+            .lazy()
+            .group_by([col(c).cast(DataType::String).alias("_dq_date")])
+            .agg(sums)
+            .collect()
+            .map_err(polars_err)?,
+        _ => totals,
+    };
     let number = |name: &str, row: usize| -> u64 {
         grouped.column(name).ok().and_then(|c| c.get(row).ok()).and_then(|v| v.extract::<u64>()).unwrap_or(0)
     };

@@ -131,3 +131,30 @@ fn a_broken_fail_rule_stops_the_run_and_missing_references_are_not_evaluated() {
     let rel = audit.outcomes.iter().find(|o| o.rule == "relationships").unwrap();
     assert_eq!(rel.failing_rows, None);
 }
+
+/// A table partitioned by date counts each rule per date, whether the frame holds one date
+/// (the sums alone) or several (grouped): the quality log's rows.
+#[test]
+fn rules_are_counted_per_date_for_one_date_and_for_several() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("tables/gold")).unwrap();
+    let dated = "description = \"d\"\npartition_by = [\"date\"]\n[[columns]]\nname = \"date\"\ntype = \"date\"\nnullable = false\n[[columns]]\nname = \"n\"\ntype = \"double\"\n[[expectations]]\nrule = \"range\"\ncolumn = \"n\"\nmin = 0.0\nseverity = \"warn\"\n";
+    std::fs::write(dir.path().join("tables/gold/d.toml"), dated).unwrap();
+    let spec = Catalog::load(dir.path()).unwrap().table("gold.d").unwrap().clone();
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let frame = |dates: &[&str], n: &[f64]| {
+        let dates: Vec<chrono::NaiveDate> = dates.iter().map(|d| day(d)).collect();
+        df!("date" => dates, "n" => n).unwrap()
+    };
+    let (_, one) = audit(frame(&["2025-01-01", "2025-01-01", "2025-01-01"], &[1.0, -1.0, -2.0]), &spec, &References::new()).unwrap();
+    let o = &one.outcomes[0];
+    assert_eq!((o.failing_rows, o.rows_checked), (Some(2), 3));
+    assert_eq!(o.per_date.get(&day("2025-01-01")), Some(&(3, 2)));
+    let (_, two) = audit(frame(&["2025-01-01", "2025-01-02", "2025-01-02"], &[-1.0, 1.0, -2.0]), &spec, &References::new()).unwrap();
+    let o = &two.outcomes[0];
+    assert_eq!((o.failing_rows, o.rows_checked), (Some(2), 3));
+    assert_eq!(o.per_date.get(&day("2025-01-01")), Some(&(1, 1)));
+    assert_eq!(o.per_date.get(&day("2025-01-02")), Some(&(2, 1)));
+    let (_, none) = audit(frame(&[], &[]), &spec, &References::new()).unwrap();
+    assert_eq!((none.outcomes[0].failing_rows, none.outcomes[0].per_date.len()), (Some(0), 0));
+}
