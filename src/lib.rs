@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod error;
+pub mod files;
 pub mod failpoint;
 pub mod kafka;
 pub mod lake;

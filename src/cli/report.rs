@@ -11,6 +11,7 @@ use clap::Args;
 use super::args::date_range;
 use super::{Context, Rendered, render};
 use crate::error::{Error, Result};
+use crate::files::check_output_path;
 use crate::ops::report::{self, ReportSettings, ReportSummary};
 
 #[derive(Debug, Args)]
@@ -57,16 +58,9 @@ pub(super) fn settings(args: ReportArgs, _ctx: &Context) -> Result<ReportSetting
         _ => "vbda-report.html".into(),
     };
     let out = out.unwrap_or_else(|| PathBuf::from(default_name));
-    let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    if !dir.is_dir() || out.is_dir() {
-        return Err(Error::data(format!("--out {}: {} is not an existing folder to write into", out.display(), dir.display()))
-            .with_hint("create the folder, or name a file in an existing one"));
-    }
+    check_output_path("--out", &out)?;
     if let Some(p) = &png {
-        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        if !dir.is_dir() || p.is_dir() {
-            return Err(Error::data(format!("--png {}: {} is not an existing folder to write into", p.display(), dir.display())));
-        }
+        check_output_path("--png", p)?;
     }
     Ok(ReportSettings { dates, out, png })
 }

@@ -54,7 +54,8 @@ pub struct ReportSummary {
     pub seconds: f64,
 }
 
-/// Read and collect the given date partitions of a table; None when it does not exist yet.
+/// A lazy scan of the given date partitions of a table (its version noted); None when it does
+/// not exist yet.
 async fn read(lake: &Lakehouse, catalog: &Catalog, table: &str, column: &str, dates: &[String], versions: &mut BTreeMap<String, Option<i64>>) -> Result<Option<LazyFrame>> {
     let spec = catalog.table(table)?;
     let Some(t) = lake.open(spec).await? else {
@@ -94,7 +95,7 @@ pub async fn report(lake: &Lakehouse, catalog: &Catalog, s: &ReportSettings) -> 
             .with_hint("build the dates first (`vbda silver-to-gold --date D`), or check the dates; `vbda show gold.daily_kpis` lists what is there"));
     }
     let kpis = kpis.unwrap_or_default();
-    body.push_str(&kpi_section(&kpis)?);
+    body.push_str(&kpi_section(&kpis));
 
     // ---- content
     body.push_str("<section id=\"content\"><h2>Top content</h2>");
@@ -263,7 +264,7 @@ pub async fn report(lake: &Lakehouse, catalog: &Catalog, s: &ReportSettings) -> 
     let read_versions: Vec<String> = versions.iter().map(|(t, v)| format!("{t} v{}", v.map(|v| v.to_string()).unwrap_or_else(|| "-".into()))).collect();
     let subtitle = format!("generated {} from {}", Utc::now().format("%Y-%m-%d %H:%M UTC"), read_versions.join(", "));
     let page = html::page(&title, &subtitle, &body);
-    write_atomically(&s.out, page.as_bytes())?;
+    crate::files::write_atomically(&s.out, page.as_bytes(), "the report")?;
     if let Some(png) = &s.png {
         // Tall enough for the whole page: rows and charts at their rendered heights.
         let height = 600 + 26 * page.matches("<tr").count() + 250 * page.matches("<svg").count() / 2;
@@ -283,7 +284,7 @@ pub async fn report(lake: &Lakehouse, catalog: &Catalog, s: &ReportSettings) -> 
 
 const NOT_BUILT: &str = r#"<p class="empty">not built yet (run <code>vbda silver-to-gold</code>)</p>"#;
 
-fn kpi_section(kpis: &DataFrame) -> Result<String> {
+fn kpi_section(kpis: &DataFrame) -> String {
     let mut out = String::from("<section id=\"kpis\"><h2>KPIs</h2><div class=\"cards\">");
     let sum = |c: &str| floats(kpis, c).into_iter().flatten().sum::<f64>();
     let share = |a: f64, b: f64| (b > 0.0).then(|| a / b);
@@ -327,7 +328,7 @@ fn kpi_section(kpis: &DataFrame) -> Result<String> {
         ],
     ));
     out.push_str("</section>");
-    Ok(out)
+    out
 }
 
 /// Quarantine by rule and date, reconciliation per date (silver's commit counts against the
@@ -515,17 +516,6 @@ async fn recorded_counts(t: &deltalake::DeltaTable, days: &[NaiveDate]) -> Resul
         }
     }
     Ok(found)
-}
-
-/// Written under a temporary name next to the target, then renamed.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report.html".into());
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.env_err(|| format!("cannot write the report to {}", path.display()))
 }
 
 /// The browser for `--png`: `VBDA_CHROMIUM`, else the first of the usual names on PATH.
